@@ -1,0 +1,1 @@
+"""orderflow.models"""
