@@ -18,6 +18,7 @@ from orderflow.cli import (
     dbn_cmd,
     demo_cmd,
     features_cmd,
+    filter_cmd,
     itch_cmd,
     lobster_cmd,
     research_cmd,
@@ -55,7 +56,7 @@ app.add_typer(groups.bench, name="bench")
 app.add_typer(groups.study, name="study")
 app.add_typer(groups.config, name="config")
 
-for _mod in (lobster_cmd, book_cmd, simulate_cmd, dbn_cmd, crypto_cmd, itch_cmd, features_cmd, research_cmd,
+for _mod in (lobster_cmd, book_cmd, simulate_cmd, dbn_cmd, crypto_cmd, itch_cmd, filter_cmd, features_cmd, research_cmd,
              backtest_cmd, run_cmd, demo_cmd):
     _mod.register(app, groups)
 
