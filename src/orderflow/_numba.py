@@ -16,13 +16,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 JIT_DISABLED = os.environ.get("ORDERFLOW_DISABLE_JIT", "").strip() in {"1", "true", "yes"}
 
+_nb: Any = None
 if not JIT_DISABLED:
-    import numba as _nb
+    import numba
 
-    HAVE_NUMBA = True
-else:  # pragma: no cover - exercised only with the env var set
-    _nb = None
-    HAVE_NUMBA = False
+    _nb = numba
+HAVE_NUMBA = _nb is not None
 
 
 def _plain(fn: F) -> F:
@@ -40,7 +39,7 @@ def jit(fn: F | None = None, *, cache: bool = True, fastmath: bool = False, **kw
     def wrap(f: F) -> F:
         if _nb is None:
             return _plain(f)
-        return _nb.njit(cache=cache, fastmath=fastmath, nogil=True, **kwargs)(f)  # type: ignore[no-any-return]
+        return _nb.njit(cache=cache, fastmath=fastmath, nogil=True, **kwargs)(f)
 
     if fn is not None:
         return wrap(fn)

@@ -38,7 +38,9 @@ class FeeModel(BaseModel):
     taker_bps: float = 0.0
     maker_per_unit: float = 0.0
     taker_per_unit: float = 0.0
-    min_fee: float = Field(0.0, ge=0.0, description="minimum fee per fill (currency), applied to positive fees")
+    min_fee: float = Field(
+        0.0, ge=0.0, description="minimum fee per fill (currency), applied to positive fees"
+    )
 
     def fee(self, notional: float, units: float, maker: bool) -> float:
         """Fee in currency for one fill of ``units`` at total ``notional``."""
@@ -56,7 +58,9 @@ class ExecutionModel(BaseModel):
 
     latency: LatencyModel = LatencyModel()
     fees: FeeModel = FeeModel()
-    order_size: float = Field(1.0, gt=0, description="taker order size, in instrument units (shares, contracts, coins)")
+    order_size: float = Field(
+        1.0, gt=0, description="taker order size, in instrument units (shares, contracts, coins)"
+    )
     size_kind: Literal["units", "notional"] = "units"
     queue: Literal["conservative", "probabilistic", "fifo"] = "probabilistic"
     queue_power: float = Field(2.0, gt=0, description="power-law exponent of the probabilistic queue model")

@@ -54,7 +54,9 @@ def price_to_int(text: str | Decimal | int | float, *, where: str = "") -> int:
     try:
         d = Decimal(text) if not isinstance(text, float) else Decimal(repr(text))
     except InvalidOperation:
-        raise DataFormatError(f"price {text!r} is not a number{' (' + where + ')' if where else ''}") from None
+        raise DataFormatError(
+            f"price {text!r} is not a number{' (' + where + ')' if where else ''}"
+        ) from None
     scaled = d * PRICE_SCALE
     if scaled != scaled.to_integral_value():
         raise DataFormatError(f"price {text!r} has more than 9 decimals{' (' + where + ')' if where else ''}")

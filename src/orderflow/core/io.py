@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 import pyarrow as pa
@@ -33,7 +33,7 @@ from orderflow.core.errors import ArtifactError, OrderflowError
 from orderflow.core.instruments import Instrument
 from orderflow.core.schema import Schema, schema_for, validate
 
-COMPRESSION = "zstd"
+COMPRESSION: Final = "zstd"
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -95,7 +95,9 @@ class PartWriter:
     Memory stays bounded by the chunk size: each chunk is validated and appended as a row group.
     """
 
-    def __init__(self, path: Path, schema: Schema | None, table: str, *, validate_values: bool = True) -> None:
+    def __init__(
+        self, path: Path, schema: Schema | None, table: str, *, validate_values: bool = True
+    ) -> None:
         self.path = path
         self.table = table
         self.schema = schema
@@ -152,7 +154,11 @@ class Dataset:
     def tables(self) -> list[str]:
         if not self.root.exists():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name != "meta" and not p.name.startswith("."))
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and p.name != "meta" and not p.name.startswith(".")
+        )
 
     def partitions(self, table: str = "book_deltas") -> list[tuple[str, str]]:
         """(instrument, date) pairs present for ``table``, sorted."""
@@ -177,16 +183,28 @@ class Dataset:
     def instrument(self, symbol: str) -> Instrument:
         insts = self.instruments()
         if symbol not in insts:
-            raise OrderflowError(f"{self.root}: instrument '{symbol}' not in instruments.json (have: {', '.join(insts) or 'none'})")
+            raise OrderflowError(
+                f"{self.root}: instrument '{symbol}' not in instruments.json (have: {', '.join(insts) or 'none'})"
+            )
         return insts[symbol]
 
     def add_instrument(self, inst: Instrument) -> None:
         insts = self.instruments()
         insts[inst.symbol] = inst
-        atomic_write_json(self.root / "instruments.json", {k: v.model_dump() for k, v in sorted(insts.items())})
+        atomic_write_json(
+            self.root / "instruments.json", {k: v.model_dump() for k, v in sorted(insts.items())}
+        )
 
     # -- write ------------------------------------------------------------------------------------------
-    def write(self, table: str, df: pl.DataFrame, instrument: str, date: dt.date | str, *, schema: Schema | None = None) -> Path:
+    def write(
+        self,
+        table: str,
+        df: pl.DataFrame,
+        instrument: str,
+        date: dt.date | str,
+        *,
+        schema: Schema | None = None,
+    ) -> Path:
         """Replace partition (instrument, date) of ``table`` with ``df`` (validated, atomic)."""
         schema = schema or schema_for(table, df)
         df = validate(df, schema, where=f"{table}/{instrument}/{_date_str(date)}")
@@ -199,8 +217,15 @@ class Dataset:
         return path
 
     @contextlib.contextmanager
-    def writer(self, table: str, instrument: str, date: dt.date | str, *, schema: Schema | None = None,
-               validate_values: bool = True) -> Iterator[PartWriter]:
+    def writer(
+        self,
+        table: str,
+        instrument: str,
+        date: dt.date | str,
+        *,
+        schema: Schema | None = None,
+        validate_values: bool = True,
+    ) -> Iterator[PartWriter]:
         """Stream chunks into partition (instrument, date) of ``table``; committed atomically on exit."""
         d = self.partition_dir(table, instrument, date)
         w = PartWriter(d / "part-00000.parquet", schema, table, validate_values=validate_values)
@@ -222,12 +247,16 @@ class Dataset:
         return json.loads(p.read_text()) if p.exists() else {}
 
     # -- read -------------------------------------------------------------------------------------------
-    def read(self, table: str, instrument: str, date: dt.date | str, *, validate_schema: bool = True) -> pl.DataFrame:
+    def read(
+        self, table: str, instrument: str, date: dt.date | str, *, validate_schema: bool = True
+    ) -> pl.DataFrame:
         """Read one partition of ``table`` (validated against its schema)."""
         d = self.partition_dir(table, instrument, date)
         files = sorted(d.glob("part-*.parquet"))
         if not files:
-            raise ArtifactError(f"{d}: no Parquet files for table '{table}' ({instrument}, {_date_str(date)})")
+            raise ArtifactError(
+                f"{d}: no Parquet files for table '{table}' ({instrument}, {_date_str(date)})"
+            )
         try:
             df = pl.read_parquet(files if len(files) > 1 else files[0])
         except Exception as e:  # corrupted file: say which

@@ -42,7 +42,9 @@ class Registry:
             except (ImportError, AttributeError) as e:
                 raise ConfigError(f"{self.kind} '{name}': cannot import ({e})") from e
         if name not in self._items:
-            raise ConfigError(f"unknown {self.kind} '{name}' (known: {', '.join(sorted(self._items)) or 'none'})")
+            raise ConfigError(
+                f"unknown {self.kind} '{name}' (known: {', '.join(sorted(self._items)) or 'none'})"
+            )
         return self._items[name]
 
     def names(self) -> list[str]:

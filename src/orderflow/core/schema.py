@@ -107,11 +107,26 @@ BOOK_DELTAS = Schema(
         TS_RECV,
         SEQ,
         Column("side", pl.Int8, "Side code", "+1 bid, -1 ask, 0 both (CLEAR only)"),
-        Column("action", pl.UInt8, "BookAction code", "1 ADD, 2 REDUCE (cancel), 3 EXECUTE, 4 SET (absolute), 5 CLEAR"),
+        Column(
+            "action",
+            pl.UInt8,
+            "BookAction code",
+            "1 ADD, 2 REDUCE (cancel), 3 EXECUTE, 4 SET (absolute), 5 CLEAR",
+        ),
         Column("price", pl.Int64, "1e-9 currency units", "level price (ignored by CLEAR)"),
-        Column("size", pl.Int64, "size_unit", "quantity added/removed (ADD/REDUCE/EXECUTE) or new level size (SET)"),
+        Column(
+            "size",
+            pl.Int64,
+            "size_unit",
+            "quantity added/removed (ADD/REDUCE/EXECUTE) or new level size (SET)",
+        ),
         Column("order_id", pl.UInt64, "id", "venue order id when the source is order-level, else 0"),
-        Column("flags", pl.UInt8, "Flags bits", "DBN-compatible: 128 last in event, 32 snapshot, 8 bad ts_recv, 4 maybe bad book"),
+        Column(
+            "flags",
+            pl.UInt8,
+            "Flags bits",
+            "DBN-compatible: 128 last in event, 32 snapshot, 8 bad ts_recv, 4 maybe bad book",
+        ),
     ),
     checks=(
         _nonneg("size"),
@@ -131,7 +146,9 @@ TRADES = Schema(
         SEQ,
         Column("price", pl.Int64, "1e-9 currency units", "execution price"),
         Column("size", pl.Int64, "size_unit", "executed quantity"),
-        Column("aggressor", pl.Int8, "AggressorSide code", "+1 buyer-initiated, -1 seller-initiated, 0 unknown"),
+        Column(
+            "aggressor", pl.Int8, "AggressorSide code", "+1 buyer-initiated, -1 seller-initiated, 0 unknown"
+        ),
         Column("kind", pl.UInt8, "TradeKind code", "0 regular, 1 hidden, 2 cross/auction, 3 other"),
         Column("trade_id", pl.UInt64, "id", "venue trade id, 0 when absent"),
         Column("order_id", pl.UInt64, "id", "resting (passive) order id when known, else 0"),
@@ -151,7 +168,12 @@ STATUS = Schema(
         TS_EVENT,
         TS_RECV,
         SEQ,
-        Column("status", pl.UInt8, "MarketStatus code", "1 halt, 2 quote resume, 3 trade resume, 4 auction, 5 open, 6 close, 7 other"),
+        Column(
+            "status",
+            pl.UInt8,
+            "MarketStatus code",
+            "1 halt, 2 quote resume, 3 trade resume, 4 auction, 5 open, 6 close, 7 other",
+        ),
         Column("detail", pl.Utf8, "text", "venue detail (reason code, raw value)"),
     ),
     sort_key=("seq",),
@@ -166,7 +188,9 @@ def book_snapshots(depth: int) -> Schema:
     cols: list[Column] = [TS_EVENT, TS_RECV, SEQ]
     for side in ("bid", "ask"):
         for k in range(depth):
-            cols.append(Column(f"{side}_px_{k:02d}", pl.Int64, "1e-9 currency units", f"{side} price at level {k}"))
+            cols.append(
+                Column(f"{side}_px_{k:02d}", pl.Int64, "1e-9 currency units", f"{side} price at level {k}")
+            )
         for k in range(depth):
             cols.append(Column(f"{side}_sz_{k:02d}", pl.Int64, "size_unit", f"{side} size at level {k}"))
     return Schema(
@@ -195,10 +219,14 @@ QC = Schema(
     columns=(
         SEQ,
         TS_EVENT,
-        Column("table", pl.Utf8, "name", "table the flagged row belongs to (book_deltas, trades, snapshots, raw)"),
+        Column(
+            "table", pl.Utf8, "name", "table the flagged row belongs to (book_deltas, trades, snapshots, raw)"
+        ),
         Column("rule", pl.Utf8, "name", "rule or stage that flagged it (e.g. crossed_book, binance_gap)"),
         Column("reason", pl.Utf8, "code", "reason code within the rule (e.g. auction, feed_glitch)"),
-        Column("action", pl.Utf8, "drop|downweight|mark|quarantine", "what downstream stages do with the row"),
+        Column(
+            "action", pl.Utf8, "drop|downweight|mark|quarantine", "what downstream stages do with the row"
+        ),
         Column("detail", pl.Utf8, "text", "free text: raw line, values, counts"),
     ),
     checks=(
@@ -299,7 +327,9 @@ SIM_ARTIFACTS = Schema(
     columns=(
         SEQ,
         TS_EVENT,
-        Column("table", pl.Utf8, "name", "table holding the artifact rows (book_deltas, trades, book_snapshots)"),
+        Column(
+            "table", pl.Utf8, "name", "table holding the artifact rows (book_deltas, trades, book_snapshots)"
+        ),
         Column("kind", pl.Utf8, "name", "stale_quote | crossed | locked | burst | duplicate"),
     ),
     sort_key=("seq",),
@@ -336,7 +366,9 @@ def schema_for(table: str, df: pl.DataFrame | pl.LazyFrame | None = None) -> Sch
     try:
         return SCHEMAS[table]
     except KeyError:
-        raise SchemaError(f"unknown table '{table}' (known: {', '.join(sorted(SCHEMAS))}, book_snapshots)") from None
+        raise SchemaError(
+            f"unknown table '{table}' (known: {', '.join(sorted(SCHEMAS))}, book_snapshots)"
+        ) from None
 
 
 HIVE_COLUMNS = ("instrument", "date")
@@ -354,9 +386,13 @@ def validate(df: pl.DataFrame, schema: Schema, *, where: str = "", check_values:
         if col.name not in present:
             raise SchemaError(f"{ctx}: missing column '{col.name}' ({col.dtype}, {col.unit})")
         if present[col.name] != col.dtype:
-            raise SchemaError(f"{ctx}: column '{col.name}' has dtype {present[col.name]}, expected {col.dtype}")
+            raise SchemaError(
+                f"{ctx}: column '{col.name}' has dtype {present[col.name]}, expected {col.dtype}"
+            )
         if not col.nullable and df[col.name].null_count():
-            raise SchemaError(f"{ctx}: column '{col.name}' has {df[col.name].null_count()} nulls; rule: not null")
+            raise SchemaError(
+                f"{ctx}: column '{col.name}' has {df[col.name].null_count()} nulls; rule: not null"
+            )
     required = set(schema.names)
     optional = {c.name: c for c in schema.optional}
     extras: list[str] = []
@@ -365,14 +401,18 @@ def validate(df: pl.DataFrame, schema: Schema, *, where: str = "", check_values:
             continue
         if name in optional:
             if dtype != optional[name].dtype:
-                raise SchemaError(f"{ctx}: column '{name}' has dtype {dtype}, expected {optional[name].dtype}")
+                raise SchemaError(
+                    f"{ctx}: column '{name}' has dtype {dtype}, expected {optional[name].dtype}"
+                )
             extras.append(name)
             continue
         if not schema.extra_dtypes:
             raise SchemaError(f"{ctx}: unexpected column '{name}' (allowed: {', '.join(schema.names)})")
         if not any(dtype == t for t in schema.extra_dtypes):
             allowed = ", ".join(str(t) for t in schema.extra_dtypes)
-            raise SchemaError(f"{ctx}: column '{name}' has dtype {dtype}; extra columns must be one of {allowed}")
+            raise SchemaError(
+                f"{ctx}: column '{name}' has dtype {dtype}; extra columns must be one of {allowed}"
+            )
         extras.append(name)
     if check_values and df.height:
         for rule, expr in schema.checks:
@@ -391,7 +431,9 @@ def validate_lazy_schema(lf: pl.LazyFrame, schema: Schema, *, where: str = "") -
         if col.name not in present:
             raise SchemaError(f"{ctx}: missing column '{col.name}'")
         if present[col.name] != col.dtype:
-            raise SchemaError(f"{ctx}: column '{col.name}' has dtype {present[col.name]}, expected {col.dtype}")
+            raise SchemaError(
+                f"{ctx}: column '{col.name}' has dtype {present[col.name]}, expected {col.dtype}"
+            )
 
 
 __all__ = [

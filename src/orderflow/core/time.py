@@ -11,8 +11,16 @@ NS_PER_MS = 1_000_000
 NS_PER_US = 1_000
 
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|min|h)?\s*$")
-_UNITS = {"ns": 1, "us": NS_PER_US, "µs": NS_PER_US, "ms": NS_PER_MS, "s": NS_PER_S, "m": 60 * NS_PER_S,
-          "min": 60 * NS_PER_S, "h": 3600 * NS_PER_S}
+_UNITS = {
+    "ns": 1,
+    "us": NS_PER_US,
+    "µs": NS_PER_US,
+    "ms": NS_PER_MS,
+    "s": NS_PER_S,
+    "m": 60 * NS_PER_S,
+    "min": 60 * NS_PER_S,
+    "h": 3600 * NS_PER_S,
+}
 
 
 def parse_duration_ns(text: str | int) -> int:
@@ -45,4 +53,12 @@ def ns_to_iso(ts_ns: int) -> str:
     return f"{base}.{ns:09d}Z"
 
 
-__all__ = ["NS_PER_MS", "NS_PER_S", "NS_PER_US", "local_midnight_ns", "ns_to_date", "ns_to_iso", "parse_duration_ns"]
+__all__ = [
+    "NS_PER_MS",
+    "NS_PER_S",
+    "NS_PER_US",
+    "local_midnight_ns",
+    "ns_to_date",
+    "ns_to_iso",
+    "parse_duration_ns",
+]

@@ -91,8 +91,13 @@ class StageCache:
         files = {}
         for f in sorted(d.rglob("*")):
             if f.is_file() and f.name != SUCCESS and not f.name.startswith("."):
-                files[f.relative_to(d).as_posix()] = {"size": f.stat().st_size, "blake2b": file_digest(f, "blake2b")}
-        atomic_write_json(d / SUCCESS, {"stage": stage, "key": key, "files": files, "summary": dict(summary or {})})
+                files[f.relative_to(d).as_posix()] = {
+                    "size": f.stat().st_size,
+                    "blake2b": file_digest(f, "blake2b"),
+                }
+        atomic_write_json(
+            d / SUCCESS, {"stage": stage, "key": key, "files": files, "summary": dict(summary or {})}
+        )
 
     def summary(self, stage: str, key: str) -> dict[str, Any]:
         info = json.loads((self.path(stage, key) / SUCCESS).read_text())

@@ -39,12 +39,18 @@ class DataConfig(_Frozen):
     """
 
     source: Literal["simulator", "lobster", "dbn", "dataset"] = "simulator"
-    simulator: dict[str, Any] = Field(default_factory=dict, description="orderflow.ingest.simulator.SimConfig fields")
+    simulator: dict[str, Any] = Field(
+        default_factory=dict, description="orderflow.ingest.simulator.SimConfig fields"
+    )
     lobster: list[LobsterSource] = Field(default_factory=list)
     dbn: list[str] = Field(default_factory=list)
     dataset: str | None = None
-    instruments: list[str] = Field(default_factory=list, description="restrict to these instruments (empty: all)")
-    dates: list[str] = Field(default_factory=list, description="restrict to these dates YYYY-MM-DD (empty: all)")
+    instruments: list[str] = Field(
+        default_factory=list, description="restrict to these instruments (empty: all)"
+    )
+    dates: list[str] = Field(
+        default_factory=list, description="restrict to these dates YYYY-MM-DD (empty: all)"
+    )
 
     @model_validator(mode="after")
     def _check_source(self) -> DataConfig:
@@ -64,7 +70,9 @@ class BookConfig(_Frozen):
 class RunConfig(_Frozen):
     executor: Literal["local", "dask", "serial"] = "local"
     workers: int = Field(2, ge=1)
-    scheduler: str | None = Field(None, description="dask scheduler address tcp://HOST:PORT (none: LocalCluster)")
+    scheduler: str | None = Field(
+        None, description="dask scheduler address tcp://HOST:PORT (none: LocalCluster)"
+    )
     out: str = "runs"
     backtest: bool = True
 
@@ -76,10 +84,17 @@ class PipelineConfig(_Frozen):
     data: DataConfig = DataConfig()
     book: BookConfig = BookConfig()
     filters: dict[str, Any] = Field(default_factory=dict, description="orderflow.filters.FilterConfig fields")
-    features: dict[str, Any] = Field(default_factory=dict, description="orderflow.features.FeatureConfig fields")
-    research: dict[str, Any] = Field(default_factory=dict, description="orderflow.models ResearchConfig fields")
+    features: dict[str, Any] = Field(
+        default_factory=dict, description="orderflow.features.FeatureConfig fields"
+    )
+    research: dict[str, Any] = Field(
+        default_factory=dict, description="orderflow.models ResearchConfig fields"
+    )
     execution: ExecutionModel = ExecutionModel()
-    backtest: dict[str, Any] = Field(default_factory=dict, description="orderflow.backtest.BacktestConfig fields (execution comes from [execution])")
+    backtest: dict[str, Any] = Field(
+        default_factory=dict,
+        description="orderflow.backtest.BacktestConfig fields (execution comes from [execution])",
+    )
     run: RunConfig = RunConfig()
 
     # -- typed views of the stage sections (validated at load time) -----------------------------------
@@ -110,9 +125,13 @@ class PipelineConfig(_Frozen):
 
     def validate_sections(self) -> None:
         """Validate every stage section with its stage's model (raises ConfigError with the key path)."""
-        checks = [("data.simulator", self.sim_config), ("filters", self.filter_config),
-                  ("features", self.feature_config), ("research", self.research_config),
-                  ("backtest", self.backtest_config)]
+        checks = [
+            ("data.simulator", self.sim_config),
+            ("filters", self.filter_config),
+            ("features", self.feature_config),
+            ("research", self.research_config),
+            ("backtest", self.backtest_config),
+        ]
         for prefix, fn in checks:
             if prefix == "data.simulator" and self.data.source != "simulator":
                 continue
@@ -179,9 +198,12 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         return str(q if q.is_absolute() else (base / q).resolve())
 
     if "lobster" in data:
-        data["lobster"] = [{**e, "message": res(e["message"]), "orderbook": res(e["orderbook"])}
-                           if isinstance(e, dict) and "message" in e and "orderbook" in e else e
-                           for e in data["lobster"]]
+        data["lobster"] = [
+            {**e, "message": res(e["message"]), "orderbook": res(e["orderbook"])}
+            if isinstance(e, dict) and "message" in e and "orderbook" in e
+            else e
+            for e in data["lobster"]
+        ]
     if "dbn" in data:
         data["dbn"] = [res(s) if isinstance(s, str) else s for s in data["dbn"]]
     if isinstance(data.get("dataset"), str):
@@ -195,4 +217,12 @@ def config_json_schema() -> dict[str, Any]:
     return PipelineConfig.model_json_schema()
 
 
-__all__ = ["BookConfig", "DataConfig", "LobsterSource", "PipelineConfig", "RunConfig", "config_json_schema", "load_config"]
+__all__ = [
+    "BookConfig",
+    "DataConfig",
+    "LobsterSource",
+    "PipelineConfig",
+    "RunConfig",
+    "config_json_schema",
+    "load_config",
+]

@@ -70,14 +70,16 @@ def _run_dask(
     scheduler: str | None,
     on_done: ProgressFn | None,
 ) -> list[Any]:
-    from distributed import Client, LocalCluster, as_completed as dask_as_completed
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_as_completed
 
     cluster = None
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
         client = Client(cluster)
     try:
         futs = [client.submit(fn, *a, pure=False) for a in args]

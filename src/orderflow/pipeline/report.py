@@ -69,11 +69,15 @@ def fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
-def render(title: str, subtitle: str, sections: Sequence[Section], config: Mapping[str, Any] | None = None) -> str:
+def render(
+    title: str, subtitle: str, sections: Sequence[Section], config: Mapping[str, Any] | None = None
+) -> str:
     """Render the sections into one self-contained HTML document."""
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
-             f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header><nav>"]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header><nav>",
+    ]
     all_sections = list(sections)
     if config is not None:
         cfg = Section("config", "Configuration", note="The resolved configuration that produced this report.")
@@ -88,15 +92,19 @@ def render(title: str, subtitle: str, sections: Sequence[Section], config: Mappi
         for caption, header, rows in s.tables:
             parts.append("<table>")
             if caption:
-                parts.append(f"<caption style='text-align:left;font-size:13px;padding:4px 0'>{html.escape(caption)}</caption>")
+                parts.append(
+                    f"<caption style='text-align:left;font-size:13px;padding:4px 0'>{html.escape(caption)}</caption>"
+                )
             parts.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
             for r in rows:
                 parts.append("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in r) + "</tr>")
             parts.append("</table>")
         for caption, png in s.figures:
             b64 = base64.b64encode(png).decode()
-            parts.append(f"<figure><img class='plot' alt='{html.escape(caption)}' src='data:image/png;base64,{b64}'>"
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img class='plot' alt='{html.escape(caption)}' src='data:image/png;base64,{b64}'>"
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
         for block in s.pre:
             parts.append(f"<pre>{html.escape(block)}</pre>")
         parts.append("</section>")

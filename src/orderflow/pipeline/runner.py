@@ -125,8 +125,12 @@ def input_digests(parts: list[Partition]) -> dict[str, str]:
             if fp.is_file() and f not in out:
                 out[f] = file_digest(fp)
             elif fp.is_dir() and f not in out:
-                out[f] = digest(sorted((str(q.relative_to(fp)), q.stat().st_size, q.stat().st_mtime_ns)
-                                       for q in fp.rglob("*.parquet")))
+                out[f] = digest(
+                    sorted(
+                        (str(q.relative_to(fp)), q.stat().st_size, q.stat().st_mtime_ns)
+                        for q in fp.rglob("*.parquet")
+                    )
+                )
     return out
 
 
@@ -163,8 +167,12 @@ def task_ingest(stage_dir: str, cfg_json: str, part: Partition) -> dict[str, Any
         ds.write("sim_regimes", day.regimes, part.instrument, part.date)
         ds.write("sim_artifacts", day.artifacts, part.instrument, part.date)
         inst = day.instrument
-        summary = {"events": int(day.deltas["seq"].n_unique()), "trades": day.trades.height,
-                   "artifacts": day.artifacts.height, "regime_changes": day.regimes.height}
+        summary = {
+            "events": int(day.deltas["seq"].n_unique()),
+            "trades": day.trades.height,
+            "artifacts": day.artifacts.height,
+            "regime_changes": day.regimes.height,
+        }
     elif cfg.data.source == "lobster":
         from orderflow.ingest.lobster import read_lobster
 
@@ -199,7 +207,11 @@ def task_book(stage_dir: str, ingest_dir: str, cfg_json: str, part: Partition) -
     cfg = PipelineConfig.model_validate_json(cfg_json)
     src = Dataset(ingest_dir)
     deltas = src.read("book_deltas", part.instrument, part.date)
-    trades = src.read("trades", part.instrument, part.date) if src.has("trades", part.instrument, part.date) else None
+    trades = (
+        src.read("trades", part.instrument, part.date)
+        if src.has("trades", part.instrument, part.date)
+        else None
+    )
     book = L2Book(depth=cfg.book.depth)
     chunk = 1_000_000
     ds = Dataset(sd)
@@ -217,12 +229,21 @@ def task_book(stage_dir: str, ingest_dir: str, cfg_json: str, part: Partition) -
             w.write(book.process(d, t))
             start = end
     st = book.stats
-    return _finish(sd, part, {"snapshots": w.rows, "events": st.events, "crossed_events": st.crossed_events,
-                              "negative_clamps": st.negative_clamps})
+    return _finish(
+        sd,
+        part,
+        {
+            "snapshots": w.rows,
+            "events": st.events,
+            "crossed_events": st.crossed_events,
+            "negative_clamps": st.negative_clamps,
+        },
+    )
 
 
-def task_filters(stage_dir: str, ingest_dir: str, book_dir: str, cfg_json: str, part: Partition,
-                 instrument: dict[str, Any]) -> dict[str, Any]:
+def task_filters(
+    stage_dir: str, ingest_dir: str, book_dir: str, cfg_json: str, part: Partition, instrument: dict[str, Any]
+) -> dict[str, Any]:
     sd = Path(stage_dir)
     if (s := _done(sd, part)) is not None:
         return s
@@ -251,8 +272,15 @@ def task_filters(stage_dir: str, ingest_dir: str, book_dir: str, cfg_json: str, 
     return _finish(sd, part, summary)
 
 
-def task_features(stage_dir: str, ingest_dir: str, book_dir: str, filters_dir: str, cfg_json: str,
-                  part: Partition, instrument: dict[str, Any]) -> dict[str, Any]:
+def task_features(
+    stage_dir: str,
+    ingest_dir: str,
+    book_dir: str,
+    filters_dir: str,
+    cfg_json: str,
+    part: Partition,
+    instrument: dict[str, Any],
+) -> dict[str, Any]:
     sd = Path(stage_dir)
     if (s := _done(sd, part)) is not None:
         return s
@@ -266,17 +294,36 @@ def task_features(stage_dir: str, ingest_dir: str, book_dir: str, filters_dir: s
     dropped = qc.filter(pl.col("action") == "drop")["seq"].unique()
     down = qc.filter(pl.col("action") == "downweight")["seq"].unique()
     snaps_kept = snaps.filter(~pl.col("seq").is_in(dropped.implode()))
-    feats = compute_features(snaps_kept, src.read("trades", i, d), src.read("book_deltas", i, d),
-                             instrument=Instrument(**instrument), config=cfg.feature_config())
+    feats = compute_features(
+        snaps_kept,
+        src.read("trades", i, d),
+        src.read("book_deltas", i, d),
+        instrument=Instrument(**instrument),
+        config=cfg.feature_config(),
+    )
     feats = feats.with_columns(
-        pl.when(pl.col("seq").is_in(down.implode())).then(0.5).otherwise(1.0).alias("qc_weight"))
+        pl.when(pl.col("seq").is_in(down.implode())).then(0.5).otherwise(1.0).alias("qc_weight")
+    )
     Dataset(sd).write("features", feats, i, d)
-    return _finish(sd, part, {"rows": feats.height, "columns": feats.width - 2,
-                              "dropped_snapshots": snaps.height - snaps_kept.height})
+    return _finish(
+        sd,
+        part,
+        {
+            "rows": feats.height,
+            "columns": feats.width - 2,
+            "dropped_snapshots": snaps.height - snaps_kept.height,
+        },
+    )
 
 
-def task_backtest(stage_dir: str, ingest_dir: str, research_dir: str, cfg_json: str, part: Partition,
-                  instrument: dict[str, Any]) -> dict[str, Any]:
+def task_backtest(
+    stage_dir: str,
+    ingest_dir: str,
+    research_dir: str,
+    cfg_json: str,
+    part: Partition,
+    instrument: dict[str, Any],
+) -> dict[str, Any]:
     sd = Path(stage_dir)
     if (s := _done(sd, part)) is not None:
         return s
@@ -290,8 +337,14 @@ def task_backtest(stage_dir: str, ingest_dir: str, research_dir: str, cfg_json: 
     regimes = None
     if "regime" in preds.columns:
         regimes = preds.select("ts_event", "seq", "regime")
-    res = run_backtest(src.read("book_deltas", i, d), src.read("trades", i, d), instrument=Instrument(**instrument),
-                       config=cfg.backtest_config(), predictions=preds, regimes=regimes)
+    res = run_backtest(
+        src.read("book_deltas", i, d),
+        src.read("trades", i, d),
+        instrument=Instrument(**instrument),
+        config=cfg.backtest_config(),
+        predictions=preds,
+        regimes=regimes,
+    )
     ds = Dataset(sd)
     ds.write("orders", res.orders, i, d)
     ds.write("fills", res.fills, i, d)
@@ -303,13 +356,20 @@ def task_backtest(stage_dir: str, ingest_dir: str, research_dir: str, cfg_json: 
 class Pipeline:
     """One pipeline run: plans partitions, computes stage keys, runs or reuses each stage."""
 
-    def __init__(self, cfg: PipelineConfig, *, out: str | Path | None = None, executor: str | None = None,
-                 workers: int | None = None, scheduler: str | None = None,
-                 on_stage: Callable[[StageReport], None] | None = None,
-                 on_progress: Callable[[str, int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: PipelineConfig,
+        *,
+        out: str | Path | None = None,
+        executor: str | None = None,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        on_stage: Callable[[StageReport], None] | None = None,
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.out = Path(out or cfg.run.out)
-        self.executor = executor or cfg.run.executor
+        self.executor: Any = executor or cfg.run.executor
         self.workers = workers or cfg.run.workers
         self.scheduler = scheduler or cfg.run.scheduler
         self.cache = StageCache(self.out)
@@ -317,9 +377,14 @@ class Pipeline:
         self.on_progress = on_progress
         self.cfg_json = cfg.model_dump_json()
 
-    def _run_partition_stage(self, stage: str, key: str, fn: Callable[..., dict[str, Any]],
-                             make_args: Callable[[str, Partition], tuple[Any, ...]],
-                             parts: list[Partition]) -> tuple[Path, list[dict[str, Any]], bool]:
+    def _run_partition_stage(
+        self,
+        stage: str,
+        key: str,
+        fn: Callable[..., dict[str, Any]],
+        make_args: Callable[[str, Partition], tuple[Any, ...]],
+        parts: list[Partition],
+    ) -> tuple[Path, list[dict[str, Any]], bool]:
         d = self.cache.path(stage, key)
         if self.cache.is_complete(stage, key):
             summaries = [json.loads(_marker(d, p).read_text()) for p in parts]
@@ -336,8 +401,14 @@ class Pipeline:
         if self.on_progress:
             self.on_progress(stage, 0, total)
         args = [make_args(str(d), p) for p in parts]
-        summaries = run_tasks(fn, args, executor=self.executor, workers=self.workers,  # type: ignore[arg-type]
-                              scheduler=self.scheduler, on_done=progress)
+        summaries = run_tasks(
+            fn,
+            args,
+            executor=self.executor,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            on_done=progress,
+        )
         self.cache.commit(stage, key, {"partitions": len(parts)})
         return d, summaries, False
 
@@ -350,7 +421,12 @@ class Pipeline:
         run_dir = self.out / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         reports: list[StageReport] = []
-        log: dict[str, Any] = {"run_id": run_id, "code_version": version, "started": time.time(), "stages": {}}
+        log: dict[str, Any] = {
+            "run_id": run_id,
+            "code_version": version,
+            "started": time.time(),
+            "stages": {},
+        }
 
         def record(stage: str, key: str, d: Path, cached: bool, t0: float, summary: dict[str, Any]) -> None:
             link_stage(run_dir, stage, d)
@@ -365,37 +441,75 @@ class Pipeline:
         t0 = time.perf_counter()
         k_ing = digest("ingest", c["data"], inputs, version)
         d_ing, s_ing, cached = self._run_partition_stage(
-            "ingest", k_ing, task_ingest, lambda sd, p: (sd, self.cfg_json, p), parts)
+            "ingest", k_ing, task_ingest, lambda sd, p: (sd, self.cfg_json, p), parts
+        )
         instruments = {p.instrument: s["instrument"] for p, s in zip(parts, s_ing, strict=True)}
         ds_ing = Dataset(d_ing)
         for inst in instruments.values():
             if inst["symbol"] not in ds_ing.instruments():
                 ds_ing.add_instrument(Instrument(**inst))
-        record("ingest", k_ing, d_ing, cached, t0, {"partitions": len(parts),
-                                                    "events": sum(s.get("events", 0) for s in s_ing)})
+        record(
+            "ingest",
+            k_ing,
+            d_ing,
+            cached,
+            t0,
+            {"partitions": len(parts), "events": sum(s.get("events", 0) for s in s_ing)},
+        )
         # book
         t0 = time.perf_counter()
         k_book = digest("book", k_ing, c["book"])
         d_book, s_book, cached = self._run_partition_stage(
-            "book", k_book, task_book, lambda sd, p: (sd, str(d_ing), self.cfg_json, p), parts)
-        record("book", k_book, d_book, cached, t0, {"snapshots": sum(s["snapshots"] for s in s_book),
-                                                    "crossed_events": sum(s["crossed_events"] for s in s_book)})
+            "book", k_book, task_book, lambda sd, p: (sd, str(d_ing), self.cfg_json, p), parts
+        )
+        record(
+            "book",
+            k_book,
+            d_book,
+            cached,
+            t0,
+            {
+                "snapshots": sum(s["snapshots"] for s in s_book),
+                "crossed_events": sum(s["crossed_events"] for s in s_book),
+            },
+        )
         # filters
         t0 = time.perf_counter()
         k_flt = digest("filters", k_book, c["filters"])
         d_flt, s_flt, cached = self._run_partition_stage(
-            "filters", k_flt, task_filters,
-            lambda sd, p: (sd, str(d_ing), str(d_book), self.cfg_json, p, instruments[p.instrument]), parts)
+            "filters",
+            k_flt,
+            task_filters,
+            lambda sd, p: (sd, str(d_ing), str(d_book), self.cfg_json, p, instruments[p.instrument]),
+            parts,
+        )
         record("filters", k_flt, d_flt, cached, t0, _merge_filter_reports(s_flt))
         # features
         t0 = time.perf_counter()
         k_feat = digest("features", k_flt, c["features"])
         d_feat, s_feat, cached = self._run_partition_stage(
-            "features", k_feat, task_features,
-            lambda sd, p: (sd, str(d_ing), str(d_book), str(d_flt), self.cfg_json, p, instruments[p.instrument]),
-            parts)
-        record("features", k_feat, d_feat, cached, t0, {"rows": sum(s["rows"] for s in s_feat),
-                                                        "columns": s_feat[0]["columns"] if s_feat else 0})
+            "features",
+            k_feat,
+            task_features,
+            lambda sd, p: (
+                sd,
+                str(d_ing),
+                str(d_book),
+                str(d_flt),
+                self.cfg_json,
+                p,
+                instruments[p.instrument],
+            ),
+            parts,
+        )
+        record(
+            "features",
+            k_feat,
+            d_feat,
+            cached,
+            t0,
+            {"rows": sum(s["rows"] for s in s_feat), "columns": s_feat[0]["columns"] if s_feat else 0},
+        )
         # research (cross-partition, in this process)
         t0 = time.perf_counter()
         k_res = digest("research", k_feat, c["research"], c["execution"])
@@ -421,8 +535,12 @@ class Pipeline:
             t0 = time.perf_counter()
             k_bt = digest("backtest", k_res, c["backtest"], c["execution"])
             d_bt, s_bt, cached = self._run_partition_stage(
-                "backtest", k_bt, task_backtest,
-                lambda sd, p: (sd, str(d_ing), str(d_res), self.cfg_json, p, instruments[p.instrument]), parts)
+                "backtest",
+                k_bt,
+                task_backtest,
+                lambda sd, p: (sd, str(d_ing), str(d_res), self.cfg_json, p, instruments[p.instrument]),
+                parts,
+            )
             from orderflow.pipeline.stages import combine_backtests
 
             metrics["backtest"] = combine_backtests(parts, s_bt)
@@ -430,14 +548,27 @@ class Pipeline:
         # metrics.json + report (always re-rendered: cheap, and it names this run)
         metrics["run"] = {"partitions": [p.name for p in parts], "stages": {r.stage: r.key for r in reports}}
         metrics_path = run_dir / "metrics.json"
-        atomic_write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True, default=_json_default) + "\n")
+        atomic_write_text(
+            metrics_path, json.dumps(metrics, indent=2, sort_keys=True, default=_json_default) + "\n"
+        )
         from orderflow.pipeline.stages import build_report
 
         t0 = time.perf_counter()
         report_path = run_dir / "report.html"
-        build_report(cfg, run_id, parts, metrics, report_path, ingest=Dataset(d_ing), book=Dataset(d_book),
-                     filters=Dataset(d_flt), features=Dataset(d_feat), research_dir=d_res,
-                     backtest=Dataset(d_bt) if d_bt else None, filter_summaries=s_flt)
+        build_report(
+            cfg,
+            run_id,
+            parts,
+            metrics,
+            report_path,
+            ingest=Dataset(d_ing),
+            book=Dataset(d_book),
+            filters=Dataset(d_flt),
+            features=Dataset(d_feat),
+            research_dir=d_res,
+            backtest=Dataset(d_bt) if d_bt else None,
+            filter_summaries=s_flt,
+        )
         log["report_seconds"] = time.perf_counter() - t0
         log["finished"] = time.time()
         atomic_write_json(run_dir / "run_log.json", log)
@@ -477,4 +608,12 @@ def run_pipeline(cfg: PipelineConfig, **kwargs: Any) -> RunResult:
     return Pipeline(cfg, **kwargs).run()
 
 
-__all__ = ["Partition", "Pipeline", "RunResult", "StageReport", "business_days", "plan_partitions", "run_pipeline"]
+__all__ = [
+    "Partition",
+    "Pipeline",
+    "RunResult",
+    "StageReport",
+    "business_days",
+    "plan_partitions",
+    "run_pipeline",
+]
