@@ -187,9 +187,9 @@ def _check_lines(path: Path, data: bytes, ncols: int | None, names: list[str] | 
             msg = f"expected {ncols} comma-separated fields, found {got}"
         if last and not data.endswith(b"\n"):
             msg += " (file cut off mid-row?)"
-        field = None
-        if names is not None and 0 < got <= len(names) and got < ncols:
-            field = names[got - 1]
+        field = None  # name the first missing field (too few) or none (blank line, too many)
+        if names is not None and ends[i] > starts[i] and got < min(ncols, len(names)):
+            field = names[got]
         raise DataFormatError(msg, path=path, line=i + 1, field=field)
     return int(ends.shape[0]), ncols
 
