@@ -1,0 +1,421 @@
+"""Shared helpers of the crypto venue readers (Binance, Tardis, Bybit).
+
+* exact decimal-string -> scaled-integer parsing (no float anywhere on prices or sizes),
+* a plain price-level book (dict per side, best price maintained incrementally) used to verify
+  venue BBOs,
+* column builders for BOOK_DELTAS / TRADES / QC / BOOK_SNAPSHOTS rows,
+* :class:`CryptoResult` and the dataset writer shared by every ``ingest_*`` function.
+
+Sizes are integer counts of the instrument's ``size_unit`` (default ``1e-8``: :data:`SIZE_DIGITS`
+decimals); prices are int64 in 1e-9 units (:data:`~orderflow.core.enums.PRICE_SCALE`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from math import gcd
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from orderflow.core.enums import UNDEF_PRICE, BookAction, Flags
+from orderflow.core.errors import DataFormatError
+from orderflow.core.instruments import Instrument
+from orderflow.core.io import Dataset, file_digest
+from orderflow.core.schema import BOOK_DELTAS, QC, TRADES, book_snapshots, validate
+
+PRICE_DIGITS = 9
+SIZE_DIGITS = 8
+SIZE_UNIT = "0.00000001"
+_POW10 = [10**k for k in range(40)]
+
+
+def dec_to_int(text: str, digits: int) -> int:
+    """Exact decimal string -> integer count of ``10**-digits``.
+
+    ``"61837.63000000"`` with ``digits=9`` gives ``61837630000000``. Extra decimals are accepted only
+    when they are zeros; exponents, blanks, ``+`` and other characters raise ``ValueError``.
+    """
+    whole, _, frac = text.partition(".")
+    n = len(frac)
+    if n > digits:
+        if frac[digits:].strip("0"):
+            raise ValueError(f"{text!r} has more than {digits} decimals")
+        frac = frac[:digits]
+        n = digits
+    body = whole[1:] if whole[:1] == "-" else whole
+    if not ((body.isdigit() or (not body and frac)) and (not frac or frac.isdigit())):
+        raise ValueError(f"not a decimal number: {text!r}")
+    return int(whole + frac) * _POW10[digits - n]
+
+
+def int_to_dec(value: int, digits: int) -> str:
+    """Inverse of :func:`dec_to_int` (normalised: no trailing zeros)."""
+    sign = "-" if value < 0 else ""
+    q, r = divmod(abs(value), _POW10[digits])
+    if r == 0:
+        return f"{sign}{q}"
+    return f"{sign}{q}.{str(r).rjust(digits, '0').rstrip('0')}"
+
+
+def parse_price(text: Any, *, path: str | Path | None = None, line: int | None = None, fld: str = "price") -> int:
+    """Decimal string -> int64 1e-9 units, or DataFormatError naming file, line and field."""
+    try:
+        return dec_to_int(str(text), PRICE_DIGITS)
+    except (ValueError, TypeError):
+        raise DataFormatError(f"price {text!r} is not an exact decimal with <= 9 decimals", path=path, line=line,
+                              field=fld) from None
+
+
+def parse_size(text: Any, *, digits: int = SIZE_DIGITS, path: str | Path | None = None, line: int | None = None,
+               fld: str = "qty") -> int:
+    """Decimal string -> integer count of ``10**-digits`` (must be >= 0)."""
+    try:
+        v = dec_to_int(str(text), digits)
+    except (ValueError, TypeError):
+        raise DataFormatError(f"quantity {text!r} is not an exact decimal with <= {digits} decimals", path=path,
+                              line=line, field=fld) from None
+    if v < 0:
+        raise DataFormatError(f"quantity {text!r} is negative (rule: qty >= 0)", path=path, line=line, field=fld)
+    return v
+
+
+def infer_tick(prices: list[int]) -> str:
+    """Largest decimal tick (power of ten times 1..9, in 1e-9 units) dividing every price: a lower bound
+    on the venue tick, good enough for the instrument record when the venue's own is not at hand."""
+    g = 0
+    for p in prices:
+        g = gcd(g, p)
+        if g == 1:
+            break
+    if g == 0:
+        return "0.01"
+    return int_to_dec(g, PRICE_DIGITS)
+
+
+# --------------------------------------------------------------------------------------------------
+# Input files
+# --------------------------------------------------------------------------------------------------
+def open_text_lines(path: str | Path) -> Iterator[bytes]:
+    """Lines (bytes, newline stripped) of a plain, gzip or single-member zip file."""
+    p = Path(path)
+    with open(p, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        with gzip.open(p, "rb") as g:
+            for raw in io.BufferedReader(g, buffer_size=1 << 20):  # type: ignore[arg-type]
+                yield raw.rstrip(b"\r\n")
+    elif magic == b"PK\x03\x04":
+        with zipfile.ZipFile(p) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise DataFormatError(f"zip must hold exactly one file, has {len(names)}: {names[:5]}", path=p)
+            with z.open(names[0]) as member:
+                for raw in io.BufferedReader(member, buffer_size=1 << 20):  # type: ignore[arg-type]
+                    yield raw.rstrip(b"\r\n")
+    else:
+        with open(p, "rb") as f2:
+            for raw in f2:
+                yield raw.rstrip(b"\r\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# A plain L2 book (verification)
+# --------------------------------------------------------------------------------------------------
+class L2Book:
+    """Price-level book: ``{price_int: size_int}`` per side, best prices maintained incrementally.
+
+    Rescanning a side (``max``/``min`` over its keys) happens only when its best level is deleted.
+    """
+
+    __slots__ = ("asks", "best_ask", "best_bid", "bids")
+
+    def __init__(self) -> None:
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.best_bid = -1
+        self.best_ask = -1
+
+    def clear(self) -> None:
+        self.bids.clear()
+        self.asks.clear()
+        self.best_bid = -1
+        self.best_ask = -1
+
+    def set_bid(self, px: int, sz: int) -> None:
+        b = self.bids
+        if sz:
+            b[px] = sz
+            if px > self.best_bid:
+                self.best_bid = px
+        elif b.pop(px, None) is not None and px == self.best_bid:
+            self.best_bid = max(b) if b else -1
+
+    def set_ask(self, px: int, sz: int) -> None:
+        a = self.asks
+        if sz:
+            a[px] = sz
+            if self.best_ask < 0 or px < self.best_ask:
+                self.best_ask = px
+        elif a.pop(px, None) is not None and px == self.best_ask:
+            self.best_ask = min(a) if a else -1
+
+    def bbo(self) -> tuple[int, int, int, int]:
+        """(bid_px, bid_sz, ask_px, ask_sz); an empty side is (-1, 0)."""
+        bb, ba = self.best_bid, self.best_ask
+        return (bb, self.bids[bb] if bb >= 0 else 0, ba, self.asks[ba] if ba >= 0 else 0)
+
+    def top(self, side: int, depth: int) -> list[tuple[int, int]]:
+        """Best ``depth`` levels of ``side`` (+1 bids, -1 asks) as (price, size)."""
+        d = self.bids if side > 0 else self.asks
+        keys = sorted(d, reverse=side > 0)[:depth]
+        return [(k, d[k]) for k in keys]
+
+    def crossed(self) -> bool:
+        return self.best_bid >= 0 and self.best_ask >= 0 and self.best_bid >= self.best_ask
+
+
+# --------------------------------------------------------------------------------------------------
+# Output builders
+# --------------------------------------------------------------------------------------------------
+class DeltaCols:
+    """Column lists of BOOK_DELTAS rows (append-only, converted once at the end)."""
+
+    def __init__(self) -> None:
+        self.ts_event: list[int] = []
+        self.ts_recv: list[int] = []
+        self.seq: list[int] = []
+        self.side: list[int] = []
+        self.action: list[int] = []
+        self.price: list[int] = []
+        self.size: list[int] = []
+        self.flags: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def add(self, ts_event: int, ts_recv: int, seq: int, side: int, action: int, price: int, size: int,
+            flags: int) -> None:
+        self.ts_event.append(ts_event)
+        self.ts_recv.append(ts_recv)
+        self.seq.append(seq)
+        self.side.append(side)
+        self.action.append(action)
+        self.price.append(price)
+        self.size.append(size)
+        self.flags.append(flags)
+
+    def add_levels(self, ts_event: int, ts_recv: int, seq: int, side: int, levels: list[tuple[int, int]],
+                   flags: int) -> None:
+        n = len(levels)
+        if not n:
+            return
+        self.ts_event.extend([ts_event] * n)
+        self.ts_recv.extend([ts_recv] * n)
+        self.seq.extend([seq] * n)
+        self.side.extend([side] * n)
+        self.action.extend([int(BookAction.SET)] * n)
+        self.price.extend([p for p, _ in levels])
+        self.size.extend([s for _, s in levels])
+        self.flags.extend([flags] * n)
+
+    def clear_event(self, ts_event: int, ts_recv: int, seq: int) -> None:
+        self.add(ts_event, ts_recv, seq, 0, int(BookAction.CLEAR), UNDEF_PRICE, 0, int(Flags.SNAPSHOT))
+
+    def mark_last(self) -> None:
+        """Set Flags.LAST on the last row (call after the last row of an event)."""
+        if self.flags:
+            self.flags[-1] |= int(Flags.LAST)
+
+    def frame(self) -> pl.DataFrame:
+        n = len(self.seq)
+        df = pl.DataFrame(
+            {
+                "ts_event": np.asarray(self.ts_event, dtype=np.int64),
+                "ts_recv": np.asarray(self.ts_recv, dtype=np.int64),
+                "seq": np.asarray(self.seq, dtype=np.int64),
+                "side": np.asarray(self.side, dtype=np.int8),
+                "action": np.asarray(self.action, dtype=np.uint8),
+                "price": np.asarray(self.price, dtype=np.int64),
+                "size": np.asarray(self.size, dtype=np.int64),
+                "order_id": np.zeros(n, dtype=np.uint64),
+                "flags": np.asarray(self.flags, dtype=np.uint8),
+            }
+        )
+        return validate(df, BOOK_DELTAS, where="crypto deltas")
+
+
+class TradeCols:
+    """Column lists of TRADES rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, int, int, int, int, int, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, ts_event: int, ts_recv: int, seq: int, price: int, size: int, aggressor: int, kind: int,
+            trade_id: int) -> None:
+        self.rows.append((ts_event, ts_recv, seq, price, size, aggressor, kind, trade_id))
+
+    def frame(self) -> pl.DataFrame:
+        cols = list(zip(*self.rows, strict=True)) if self.rows else [()] * 8
+        n = len(self.rows)
+        df = pl.DataFrame(
+            {
+                "ts_event": np.asarray(cols[0], dtype=np.int64),
+                "ts_recv": np.asarray(cols[1], dtype=np.int64),
+                "seq": np.asarray(cols[2], dtype=np.int64),
+                "price": np.asarray(cols[3], dtype=np.int64),
+                "size": np.asarray(cols[4], dtype=np.int64),
+                "aggressor": np.asarray(cols[5], dtype=np.int8),
+                "kind": np.asarray(cols[6], dtype=np.uint8),
+                "trade_id": np.asarray(cols[7], dtype=np.uint64),
+                "order_id": np.zeros(n, dtype=np.uint64),
+                "flags": np.full(n, int(Flags.LAST), dtype=np.uint8),
+            }
+        )
+        return validate(df, TRADES, where="crypto trades")
+
+
+class QCCols:
+    """QC rows (one per flagged or quarantined source event)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, str, str, str, str, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, seq: int, ts_event: int, table: str, rule: str, reason: str, action: str, detail: str) -> None:
+        self.rows.append((seq, ts_event, table, rule, reason, action, detail))
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            key = f"{r[3]}:{r[4]}:{r[5]}"
+            out[key] = out.get(key, 0) + 1
+        return dict(sorted(out.items()))
+
+    def frame(self) -> pl.DataFrame:
+        names = ["seq", "ts_event", "table", "rule", "reason", "action", "detail"]
+        if not self.rows:
+            return QC.empty()
+        df = pl.DataFrame(self.rows, schema=names, orient="row")
+        df = df.with_columns(pl.col("seq").cast(pl.Int64), pl.col("ts_event").cast(pl.Int64))
+        return validate(df, QC, where="crypto qc")
+
+
+class SnapshotCols:
+    """BOOK_SNAPSHOTS rows (venue-published top-N: bookTicker, Tardis book_snapshot_N, quotes)."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.rows: list[list[int]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, ts_event: int, ts_recv: int, seq: int, bids: list[tuple[int, int]],
+            asks: list[tuple[int, int]]) -> None:
+        d = self.depth
+        row = [ts_event, ts_recv, seq]
+        for lv in (bids, asks):
+            px = [p for p, _ in lv[:d]] + [UNDEF_PRICE] * (d - min(len(lv), d))
+            sz = [s for _, s in lv[:d]] + [0] * (d - min(len(lv), d))
+            row += px + sz
+        self.rows.append(row)
+
+    def frame(self) -> pl.DataFrame:
+        schema = book_snapshots(self.depth)
+        names = schema.names
+        arr = np.asarray(self.rows, dtype=np.int64).reshape(len(self.rows), len(names))
+        df = pl.DataFrame({n: arr[:, i] for i, n in enumerate(names)})
+        return validate(df, schema, where="crypto snapshots")
+
+
+@dataclass
+class CryptoResult:
+    """What a crypto reader returns: canonical tables for one instrument plus counters.
+
+    ``snapshots`` holds venue-published top-N books (Binance bookTicker = depth 1, Tardis
+    book_snapshot_N, Tardis quotes = depth 1); None when the source has none.
+    """
+
+    deltas: pl.DataFrame
+    trades: pl.DataFrame
+    qc: pl.DataFrame
+    instrument: Instrument
+    stats: dict[str, Any] = field(default_factory=dict)
+    snapshots: pl.DataFrame | None = None
+    sources: list[str] = field(default_factory=list)
+
+
+def _utc_date(ts: pl.Expr) -> pl.Expr:
+    return pl.from_epoch(ts, time_unit="ns").dt.date()
+
+
+def write_result(res: CryptoResult, out: str | Path | Dataset, *, source: str) -> list[dt.date]:
+    """Write ``res`` into a Dataset, one partition per UTC date of ``ts_event``; returns the dates.
+
+    ``seq`` stays the global order of the input stream (increasing within every partition).
+    A date partition after the first starts mid-stream: its book state continues the previous date's.
+    """
+    ds = out if isinstance(out, Dataset) else Dataset(out)
+    sym = res.instrument.symbol
+    ds.add_instrument(res.instrument)
+    tables: dict[str, pl.DataFrame] = {"book_deltas": res.deltas, "trades": res.trades, "qc": res.qc}
+    if res.snapshots is not None:
+        tables["book_snapshots"] = res.snapshots
+    dates: set[dt.date] = set()
+    for df in tables.values():
+        if df.height:
+            dates.update(df.select(_utc_date(pl.col("ts_event")).unique())["ts_event"].to_list())
+    if not dates:
+        raise DataFormatError(f"nothing to write for {sym}: no rows in any table", path=str(res.sources[:1]))
+    for d in sorted(dates):
+        rows: dict[str, int] = {}
+        for name, df in tables.items():
+            part = df.filter(_utc_date(pl.col("ts_event")) == d) if df.height else df
+            schema = book_snapshots(int(sum(1 for c in df.columns if c.startswith("bid_px_")))) \
+                if name == "book_snapshots" else None
+            ds.write(name, part, sym, d, schema=schema)
+            rows[name] = part.height
+        meta = {
+            "source": source,
+            "instrument": sym,
+            "date": d.isoformat(),
+            "files": [{"path": str(Path(p).resolve()), "sha256": file_digest(p)} for p in res.sources],
+            "rows": rows,
+            "stats": res.stats,
+            "seq_note": "seq is the order of the whole input stream; a later date continues the earlier book",
+        }
+        ds.write_meta(sym, d, meta)
+    return sorted(dates)
+
+
+__all__ = [
+    "PRICE_DIGITS",
+    "SIZE_DIGITS",
+    "SIZE_UNIT",
+    "CryptoResult",
+    "DeltaCols",
+    "L2Book",
+    "QCCols",
+    "SnapshotCols",
+    "TradeCols",
+    "dec_to_int",
+    "infer_tick",
+    "int_to_dec",
+    "open_text_lines",
+    "parse_price",
+    "parse_size",
+    "write_result",
+]
