@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -221,19 +220,32 @@ def test_ingest_writes_dataset(pair, tmp_path) -> None:  # type: ignore[no-untyp
     assert meta["levels"] == levels
 
 
-def test_cli_verify_and_ingest(pair, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_verify_and_ingest(pair, tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from orderflow.cli.main import main
+
     ticker, msg, ob, _, rows = pair
-    cmd = [sys.executable, "-m", "orderflow.cli.main"]
-    r = subprocess.run(
-        [*cmd, "verify", "lobster", str(msg), str(ob), "--json"], capture_output=True, text=True
-    )
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["mismatches"] == 0
-    r = subprocess.run(
-        [*cmd, "ingest", "lobster", str(msg), str(ob), "--out", str(tmp_path), "--json"],
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    monkeypatch.setattr(sys, "argv", ["orderflow", "verify", "lobster", str(msg), str(ob), "--json"])
+    main()  # returns normally: exit code 0
+    assert json.loads(capsys.readouterr().out)["mismatches"] == 0
+    argv = ["orderflow", "ingest", "lobster", str(msg), str(ob), "--out", str(tmp_path), "--json"]
+    monkeypatch.setattr(sys, "argv", argv)
+    main()
+    out = json.loads(capsys.readouterr().out)
     assert (out["instrument"], out["rows"]) == (ticker, rows)
+    assert Dataset(tmp_path).has("book_deltas", ticker, "2012-06-21")
+
+
+def test_orderbook_only_file(shared_data) -> None:  # type: ignore[no-untyped-def]
+    from orderflow.ingest.lobster import read_lobster_orderbook
+
+    path = shared_data(
+        "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1_orderbook_only/AAPL_2012-06-21_34200000_57600000_orderbook_1.csv"
+    )
+    vendor = _read_csv(path)
+    df = read_lobster_orderbook(path)
+    assert df.height == len(vendor) == 118_497
+    assert df.columns == ["seq", "bid_px_00", "bid_sz_00", "ask_px_00", "ask_sz_00"]
+    got = list(zip(df["bid_px_00"], df["bid_sz_00"], df["ask_px_00"], df["ask_sz_00"], strict=True))
+    want = [(int(r[2]) * 100_000, int(r[3]), int(r[0]) * 100_000, int(r[1])) for r in vendor]
+    assert got == want
+    assert df["seq"].to_list() == list(range(1, len(vendor) + 1))

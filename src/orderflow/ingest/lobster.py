@@ -701,6 +701,36 @@ def read_lobster(
     return build_day(messages, ts, orderbook, levels, make_instrument(t), d)
 
 
+def read_lobster_orderbook(orderbook_csv: str | Path) -> pl.DataFrame:
+    """An orderbook file on its own (no message file): validated levels in canonical units.
+
+    Returns ``seq`` (the 1-based row, = the seq of the message it follows in a full pair) and the
+    DBN-style level columns ``bid_px_00 .. ask_sz_LL`` (1e-9 price units, UNDEF_PRICE/0 for empty
+    levels). Without the message file there are no timestamps, so this is not a BOOK_SNAPSHOTS
+    table; event-clock work (e.g. L1 features, book-based OFI) can still use it.
+    """
+    path = Path(orderbook_csv)
+    orderbook = _read_orderbook(path, None)
+    levels = orderbook.width // 4
+    if _FILENAME.match(path.name):
+        name_levels = parse_lobster_filename(path)[2]
+        if name_levels != levels:
+            raise DataFormatError(
+                f"file name says {name_levels} levels but rows have {orderbook.width} columns",
+                path=path,
+                line=1,
+            )
+    ob = orderbook.to_numpy().astype(np.int64, copy=False)
+    _validate_book(path, ob, levels)
+    apx, asz, bpx, bsz = (ob[:, k::4] for k in range(4))
+    cols: dict[str, np.ndarray] = {"seq": np.arange(1, ob.shape[0] + 1, dtype=np.int64)}
+    cb, ca = _to_canonical_px(bpx, bsz), _to_canonical_px(apx, asz)
+    for name, arr in (("bid_px", cb), ("bid_sz", bsz), ("ask_px", ca), ("ask_sz", asz)):
+        for k in range(levels):
+            cols[f"{name}_{k:02d}"] = np.ascontiguousarray(arr[:, k])
+    return pl.DataFrame(cols)
+
+
 def ingest_lobster(
     message_csv: str | Path,
     orderbook_csv: str | Path,
@@ -758,5 +788,6 @@ __all__ = [
     "orderbook_columns",
     "parse_lobster_filename",
     "read_lobster",
+    "read_lobster_orderbook",
     "read_lobster_raw",
 ]
