@@ -123,7 +123,7 @@ def new_stats() -> np.ndarray:
     return np.zeros(N_STATS, dtype=np.int64)
 
 
-@jit
+@jit(inline="always")
 def find_level(keys: np.ndarray, s: int, n: int, key: int) -> int:
     """Index of ``key`` in ``keys[s, :n]`` if present, else ``-(insert_position) - 1``.
 
@@ -151,7 +151,7 @@ def find_level(keys: np.ndarray, s: int, n: int, key: int) -> int:
     return -lo - 1
 
 
-@jit
+@jit(inline="always")
 def _insert(
     keys: np.ndarray, sizes: np.ndarray, nlev: np.ndarray, s: int, pos: int, key: int, size: int
 ) -> None:
@@ -166,7 +166,7 @@ def _insert(
     nlev[s] = n + 1
 
 
-@jit
+@jit(inline="always")
 def _delete(keys: np.ndarray, sizes: np.ndarray, nlev: np.ndarray, s: int, pos: int) -> None:
     n = nlev[s]
     for j in range(pos, n - 1):
@@ -175,7 +175,7 @@ def _delete(keys: np.ndarray, sizes: np.ndarray, nlev: np.ndarray, s: int, pos: 
     nlev[s] = n - 1
 
 
-@jit
+@jit(inline="always")
 def apply_row(
     keys: np.ndarray, sizes: np.ndarray, nlev: np.ndarray, side: int, action: int, price: int, size: int
 ) -> int:
@@ -242,7 +242,7 @@ def apply_row(
     return R_NEG_CLAMP if left < 0 else R_OK
 
 
-@jit
+@jit(inline="always")
 def write_snapshot(
     keys: np.ndarray,
     sizes: np.ndarray,
@@ -333,98 +333,118 @@ def process_deltas(
     n = side.shape[0]
     m = out_ts.shape[0]
     has_vol = vol.shape[0] > 0
+    # clock state and counters live in locals (registers) inside the loop; written back once on exit
+    at_boundary = clk[CS_AT_BOUNDARY]
+    count = clk[CS_COUNT]
+    next_grid = clk[CS_NEXT_GRID]
+    grid_init = clk[CS_GRID_INIT]
+    bucket = clk[CS_BUCKET]
+    ev_vol = clk[CS_EV_VOL]
+    last_seq = clk[CS_LAST_SEQ]
+    n_events = 0
+    n_rows = 0
+    n_snaps = 0
+    n_neg = 0
+    n_missing = 0
+    n_crossed = 0
+    n_locked = 0
+    n_ignored = 0
+    n_an = stats[ST_ANOMALIES]
+    an_cap = an_seq.shape[0]
+    status = OK
     i = start
     while i < n:
-        if clk[CS_AT_BOUNDARY] == 1:
+        if at_boundary == 1:
             if clock_kind == CK_TIME:
                 t = ts_event[i]
-                if clk[CS_GRID_INIT] == 0:
-                    clk[CS_NEXT_GRID] = -((-t) // every) * every
-                    clk[CS_GRID_INIT] = 1
+                if grid_init == 0:
+                    next_grid = -((-t) // every) * every
+                    grid_init = 1
                 else:
-                    g = clk[CS_NEXT_GRID]
-                    while g < t:
+                    full = False
+                    while next_grid < t:
                         if n_out >= m:
-                            clk[CS_NEXT_GRID] = g
-                            return i, n_out, OUTPUT_FULL
+                            full = True
+                            break
                         write_snapshot(
                             keys,
                             sizes,
                             nlev,
                             depth,
                             n_out,
-                            g,
-                            g,
-                            clk[CS_LAST_SEQ],
+                            next_grid,
+                            next_grid,
+                            last_seq,
                             out_ts,
                             out_recv,
                             out_seq,
                             out_lv,
                         )
                         n_out += 1
-                        stats[ST_SNAPSHOTS] += 1
-                        g += every
-                    clk[CS_NEXT_GRID] = g
-            clk[CS_AT_BOUNDARY] = 0
+                        n_snaps += 1
+                        next_grid += every
+                    if full:
+                        status = OUTPUT_FULL
+                        break
+            at_boundary = 0
         last = (flags[i] & FLAG_LAST) != 0
         if last and n_out >= m:
-            return i, n_out, OUTPUT_FULL
+            status = OUTPUT_FULL
+            break
         a = action[i]
         r = apply_row(keys, sizes, nlev, side[i], a, price[i], size[i])
         if r != R_OK:
             if r == R_FULL:
-                return i, n_out, NEED_CAPACITY
+                status = NEED_CAPACITY
+                break
             if r == R_IGNORED:
-                stats[ST_IGNORED] += 1
+                n_ignored += 1
             else:
                 if r == R_NEG_CLAMP:
-                    stats[ST_NEG_CLAMPS] += 1
+                    n_neg += 1
                     code = AN_NEG_CLAMP
                 else:
-                    stats[ST_MISSING] += 1
+                    n_missing += 1
                     code = AN_MISSING
-                na = stats[ST_ANOMALIES]
-                if na < an_seq.shape[0]:
-                    an_seq[na] = seq[i]
-                    an_ts[na] = ts_event[i]
-                    an_code[na] = code
-                    stats[ST_ANOMALIES] = na + 1
-        stats[ST_ROWS] += 1
+                if n_an < an_cap:
+                    an_seq[n_an] = seq[i]
+                    an_ts[n_an] = ts_event[i]
+                    an_code[n_an] = code
+                    n_an += 1
+        n_rows += 1
         if has_vol:
-            clk[CS_EV_VOL] += vol[i]
+            ev_vol += vol[i]
         elif a == A_EXECUTE:
-            clk[CS_EV_VOL] += size[i]
+            ev_vol += size[i]
         if last:
-            stats[ST_EVENTS] += 1
-            clk[CS_AT_BOUNDARY] = 1
-            clk[CS_LAST_SEQ] = seq[i]
+            n_events += 1
+            at_boundary = 1
+            last_seq = seq[i]
             n0 = nlev[0]
             n1 = nlev[1]
             if n0 > 0 and n1 > 0:
                 bb = keys[0, n0 - 1]
                 ba = ~keys[1, n1 - 1]
                 if bb > ba:
-                    stats[ST_CROSSED] += 1
+                    n_crossed += 1
                 elif bb == ba:
-                    stats[ST_LOCKED] += 1
+                    n_locked += 1
             emit = False
             if clock_kind == CK_EVENT:
                 emit = True
             elif clock_kind == CK_EVENTS:
-                c = clk[CS_COUNT] + 1
-                if c >= every:
+                count += 1
+                if count >= every:
                     emit = True
-                    c = 0
-                clk[CS_COUNT] = c
+                    count = 0
             elif clock_kind == CK_VOLUME:
-                b = clk[CS_BUCKET] + clk[CS_EV_VOL]
-                if b >= every:
+                bucket += ev_vol
+                if bucket >= every:
                     emit = True
-                    b = b % every
-                clk[CS_BUCKET] = b
+                    bucket = bucket % every
             elif clock_kind == CK_TRADE:
-                emit = clk[CS_EV_VOL] > 0
-            clk[CS_EV_VOL] = 0
+                emit = ev_vol > 0
+            ev_vol = 0
             if emit:
                 write_snapshot(
                     keys,
@@ -441,9 +461,25 @@ def process_deltas(
                     out_lv,
                 )
                 n_out += 1
-                stats[ST_SNAPSHOTS] += 1
+                n_snaps += 1
         i += 1
-    return n, n_out, OK
+    clk[CS_AT_BOUNDARY] = at_boundary
+    clk[CS_COUNT] = count
+    clk[CS_NEXT_GRID] = next_grid
+    clk[CS_GRID_INIT] = grid_init
+    clk[CS_BUCKET] = bucket
+    clk[CS_EV_VOL] = ev_vol
+    clk[CS_LAST_SEQ] = last_seq
+    stats[ST_EVENTS] += n_events
+    stats[ST_ROWS] += n_rows
+    stats[ST_SNAPSHOTS] += n_snaps
+    stats[ST_NEG_CLAMPS] += n_neg
+    stats[ST_MISSING] += n_missing
+    stats[ST_CROSSED] += n_crossed
+    stats[ST_LOCKED] += n_locked
+    stats[ST_IGNORED] += n_ignored
+    stats[ST_ANOMALIES] = n_an
+    return i, n_out, status
 
 
 @jit
