@@ -132,7 +132,8 @@ class LobsterDay:
     date: dt.date
     levels: int
     deltas: pl.DataFrame
-    """BOOK_DELTAS: initial book at seq 0, then the messages' deltas plus reveals/push-outs."""
+    """BOOK_DELTAS: initial book at seq 0 (timestamped like message 1), then each message's deltas
+    plus reveals/push-outs at its seq."""
     trades: pl.DataFrame
     """TRADES: types 4 (REGULAR), 5 (HIDDEN), 6 (CROSS)."""
     status: pl.DataFrame
@@ -607,12 +608,15 @@ def _resolve_meta(
     parsed: tuple[str, dt.date, int] | None = None
     for p in (message_csv, orderbook_csv):
         if _FILENAME.match(p.name):
-            parsed = parse_lobster_filename(p)
-            name_levels = parsed[2] if name_levels is None else name_levels
-            if parsed[2] != name_levels:
+            this = parse_lobster_filename(p)
+            if parsed is not None and this != parsed:
                 raise DataFormatError(
-                    f"level count differs between file names ({name_levels} vs {parsed[2]})", path=p
+                    f"file names disagree: message file says {parsed}, orderbook file says {this} "
+                    "(ticker, date, levels)",
+                    path=p,
                 )
+            parsed = this
+            name_levels = this[2]
     if parsed is None and (ticker is None or date is None):
         raise DataFormatError(
             "cannot tell ticker and date from the file name; pass ticker= and date= (CLI: --ticker, --date)",

@@ -181,7 +181,7 @@ def test_level_count_disagrees_with_name(real, tmp_path) -> None:  # type: ignor
     mp, bp = write(msgs, books)
     wrong = tmp_path / bp.name.replace("_10.csv", "_5.csv")
     bp.rename(wrong)
-    with pytest.raises(DataFormatError, match=r"level count differs|says 5 levels"):
+    with pytest.raises(DataFormatError, match=r"file names disagree"):
         read_lobster(mp, wrong)
 
 
@@ -202,3 +202,12 @@ def test_cli_one_line_exit_2(real, monkeypatch, capsys) -> None:  # type: ignore
         assert err.startswith("error:")
         assert "line 8" in err and "field 'type'" in err
         assert len(err.splitlines()) <= 2  # rich may wrap a long path; the message is one logical line
+
+
+def test_names_disagree_on_date(real, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    msgs, books, write = real
+    mp, bp = write(msgs, books)
+    wrong = tmp_path / bp.name.replace("2012-06-21", "2012-06-22")
+    bp.rename(wrong)
+    with pytest.raises(DataFormatError, match=r"file names disagree"):
+        read_lobster(mp, wrong)
