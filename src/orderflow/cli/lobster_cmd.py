@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -122,4 +123,6 @@ def register(app: typer.Typer, groups: Groups) -> None:
             else:
                 console.print("[green]OK[/]: every level the message stream determines matches the book file")
         if not res["ok"]:
-            raise typer.Exit(1)
+            # sys.exit, not typer.Exit: main() runs click with standalone_mode=False, which turns
+            # typer.Exit into a return value that main() does not pass on as the exit status
+            sys.exit(1)

@@ -207,3 +207,36 @@ def test_apply_side_twin_and_cases() -> None:
             assert tuple(got) == ret, (t, p, s, is_bid)
             assert cpx.tolist() == want_px, (t, p, s, is_bid)
             assert csz.tolist() == want_sz, (t, p, s, is_bid)
+
+
+def test_cli_verify_exit_codes(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from orderflow.cli.main import main
+
+    m, o = write_pair(tmp_path, MESSAGES, BOOKS)
+    monkeypatch.setattr(sys, "argv", ["orderflow", "verify", "lobster", str(m), str(o)])
+    main()  # no mismatch: returns (exit 0)
+    err = capsys.readouterr().err
+    assert "reveals" in err and "OK" in err
+    books = list(BOOKS)
+    books[3] = "1020000,3,1005000,2,1030000,8,1000000,10"
+    m, o = write_pair(tmp_path, MESSAGES, books)
+    with pytest.raises(SystemExit) as ei:
+        main()
+    assert ei.value.code == 1
+    assert "first mismatch at row 4" in capsys.readouterr().err
+
+
+def test_single_row_and_halt_only(tmp_path: Path) -> None:
+    day = read_lobster(
+        *write_pair(tmp_path, ["34200,7,0,0,-1,-1"], ["1010000,7,1005000,4,1020000,3,1000000,10"])
+    )
+    assert day.status["status"].to_list() == [MarketStatus.HALT]
+    assert day.deltas["seq"].to_list() == [0, 0, 0, 0]  # the initial book only
+    assert day.deltas["flags"].to_list() == [SNAP, SNAP, SNAP, SNAP | LAST]
+    assert day.trades.height == 0
+    res = verify_lobster(
+        *write_pair(tmp_path, ["34200,7,0,0,-1,-1"], ["1010000,7,1005000,4,1020000,3,1000000,10"])
+    )
+    assert (res["rows"], res["halts"], res["mismatches"]) == (1, 1, 0)
