@@ -90,13 +90,13 @@ def parse_size(text: Any, *, digits: int = SIZE_DIGITS, path: str | Path | None 
 def infer_tick(prices: list[int]) -> str:
     """Largest decimal tick (power of ten times 1..9, in 1e-9 units) dividing every price: a lower bound
     on the venue tick, good enough for the instrument record when the venue's own is not at hand."""
-    g = 0
+    if not prices:
+        return "0.01"
+    g = 10**PRICE_DIGITS  # the tick divides one currency unit: keeps a lone price from being its own tick
     for p in prices:
         g = gcd(g, p)
         if g == 1:
             break
-    if g == 0:
-        return "0.01"
     return int_to_dec(g, PRICE_DIGITS)
 
 
