@@ -39,14 +39,26 @@ Typical use:
   orderflow run configs/demo.toml
 """
 
-app = typer.Typer(name="orderflow", help=HELP, no_args_is_help=True, rich_markup_mode="rich",
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    name="orderflow",
+    help=HELP,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 groups = Groups(
-    ingest=typer.Typer(help="Convert venue files into a canonical dataset (Parquet, instrument/date partitions).",
-                       no_args_is_help=True),
-    verify=typer.Typer(help="Replay venue data and check the reconstructed book against the venue's own truth.",
-                       no_args_is_help=True),
-    bench=typer.Typer(help="Reproducible benchmarks on this machine (events/s, peak memory).", no_args_is_help=True),
+    ingest=typer.Typer(
+        help="Convert venue files into a canonical dataset (Parquet, instrument/date partitions).",
+        no_args_is_help=True,
+    ),
+    verify=typer.Typer(
+        help="Replay venue data and check the reconstructed book against the venue's own truth.",
+        no_args_is_help=True,
+    ),
+    bench=typer.Typer(
+        help="Reproducible benchmarks on this machine (events/s, peak memory).", no_args_is_help=True
+    ),
     study=typer.Typer(help="Classic microstructure studies on a canonical dataset.", no_args_is_help=True),
     config=typer.Typer(help="Validate, show and export the pipeline configuration.", no_args_is_help=True),
 )
@@ -56,8 +68,20 @@ app.add_typer(groups.bench, name="bench")
 app.add_typer(groups.study, name="study")
 app.add_typer(groups.config, name="config")
 
-for _mod in (lobster_cmd, book_cmd, simulate_cmd, dbn_cmd, crypto_cmd, itch_cmd, filter_cmd, features_cmd, research_cmd,
-             backtest_cmd, run_cmd, demo_cmd):
+for _mod in (
+    lobster_cmd,
+    book_cmd,
+    simulate_cmd,
+    dbn_cmd,
+    crypto_cmd,
+    itch_cmd,
+    filter_cmd,
+    features_cmd,
+    research_cmd,
+    backtest_cmd,
+    run_cmd,
+    demo_cmd,
+):
     _mod.register(app, groups)
 
 
@@ -69,7 +93,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
 ) -> None:
     if debug:
@@ -80,7 +106,9 @@ def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2 (no traceback unless --debug)."""
     debug = "--debug" in sys.argv or os.environ.get("ORDERFLOW_DEBUG") == "1"
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:  # typer.Exit(n) inside a command returns n in non-standalone mode
+            sys.exit(rc)
     except OrderflowError as e:
         if debug:
             raise
