@@ -106,8 +106,19 @@ class ClockSpec(BaseModel):
         return self.kind in ("volume", "trade")
 
     def __str__(self) -> str:
+        """The :meth:`parse` form (durations in the largest exact unit: ``time:250ms``)."""
         if self.kind in ("event", "trade"):
             return self.kind
+        if self.kind == "time":
+            for unit, ns in (
+                ("h", 3600 * 10**9),
+                ("m", 60 * 10**9),
+                ("s", 10**9),
+                ("ms", 10**6),
+                ("us", 10**3),
+            ):
+                if self.every % ns == 0:
+                    return f"time:{self.every // ns}{unit}"
         return f"{self.kind}:{self.every}"
 
 
