@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.progress import TaskID
 
 from orderflow.cli._common import Groups, console, print_json, progress
 
@@ -81,15 +83,16 @@ def register(app: typer.Typer, groups: Groups) -> None:
             raise ArtifactError(f"{dataset_dir}: no book_deltas partitions{what}")
         target = Dataset(out) if out is not None else ds
         if out is not None and ds.instruments():
-            for inst in ds.instruments().values():
-                target.add_instrument(inst)
+            for meta in ds.instruments().values():
+                target.add_instrument(meta)
         t0 = time.perf_counter()
-        results = []
+        results: list[dict[str, Any]] = []
+        totals: dict[str, int] = {}
         with progress(quiet=quiet or as_json) as bar:
             for inst, day in parts:
                 task = bar.add_task(f"{inst} {day}", total=None)
 
-                def tick(done: int, total: int, task: int = task) -> None:
+                def tick(done: int, total: int, task: TaskID = task) -> None:
                     bar.update(task, completed=done, total=total)
 
                 st = reconstruct_dataset(
@@ -104,9 +107,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
                     on_progress=tick,
                 )
                 bar.remove_task(task)
-                results.append({"instrument": inst, "date": day, **st.as_dict()})
+                counts = st.as_dict()
+                results.append({"instrument": inst, "date": day, **counts})
+                for k, v in counts.items():
+                    totals[k] = totals.get(k, 0) + v
         elapsed = time.perf_counter() - t0
-        tot = {k: sum(int(r[k]) for r in results) for k in results[0] if k not in ("instrument", "date")}
+        tot = totals
         summary = {
             "partitions": len(results),
             "clock": str(spec),
