@@ -11,7 +11,6 @@ import math
 import numpy as np
 
 from orderflow._numba import jit
-from orderflow.book.sweep import walk_book
 from orderflow.core.enums import UNDEF_PRICE
 
 INT64_MIN = -(2**63)
@@ -22,26 +21,11 @@ NAN = np.nan
 
 
 @jit
-def _ofi_term(pb, qb, pb0, qb0, pa, qa, pa0, qa0):
-    """Cont-Kukanov-Stoikov e_n for one level (prices with empty bids mapped to INT64_MIN)."""
-    e = 0
-    if pb >= pb0:
-        e += qb
-    if pb <= pb0:
-        e -= qb0
-    if pa <= pa0:
-        e -= qa
-    if pa >= pa0:
-        e += qa0
-    return e
-
-
-@jit
 def book_kernel(
     bpx,
     bsz,
     apx,
-    asz,  # (n, L) int64, C order
+    asz,  # (L, n) int64 C order: row k = level k (best first)
     prev,  # (4, L) int64: previous row's bid px, bid sz, ask px, ask sz (state)
     has_prev,  # 1 when prev holds a real row
     tick_int,
@@ -57,7 +41,8 @@ def book_kernel(
     o_ofi,
     n_ofi,
     o_sweep,
-    sweep_q,
+    sweep_q,  # sizes (natural units or currency), sorted ascending
+    sweep_col,  # output slot of each sorted size
     sweep_notional,
     o_depth,
     n_depth,
@@ -68,19 +53,19 @@ def book_kernel(
 
     Returns the new ``has_prev`` (1 when at least one row was seen); ``prev`` is updated in place.
     """
-    n = bpx.shape[0]
-    L = bpx.shape[1]
+    n = bpx.shape[1]
+    L = bpx.shape[0]
     tick_f = tick_int * PRICE_SCALE_F
     nq = sweep_q.shape[0]
-    fpx = np.empty(L)
-    fsz = np.empty(L)
+    fill_q = np.empty(nq)
+    fill_n = np.empty(nq)
     n_sp = mp_table.shape[0]
     n_bk = mp_table.shape[1]
     for i in range(n):
-        b0 = bpx[i, 0]
-        a0 = apx[i, 0]
-        qb = bsz[i, 0]
-        qa = asz[i, 0]
+        b0 = bpx[0, i]
+        a0 = apx[0, i]
+        qb = bsz[0, i]
+        qa = asz[0, i]
         both = b0 != UNDEF_PRICE and a0 != UNDEF_PRICE and qb > 0 and qa > 0
         if both:
             bf = b0 * PRICE_SCALE_F
@@ -128,74 +113,87 @@ def book_kernel(
             ca = 0
             for k in range(n_imb):
                 if k < L:
-                    cb += bsz[i, k]
-                    ca += asz[i, k]
+                    cb += bsz[k, i]
+                    ca += asz[k, i]
                 tot = cb + ca
                 out[o_imb + k, i] = (cb - ca) / tot if tot > 0 else NAN
         if o_ofi >= 0:
             for m in range(n_ofi):
-                if has_prev == 0:
-                    out[o_ofi + m, i] = NAN
-                    continue
-                pb = bpx[i, m]
-                pb0 = prev[0, m]
+                if i == 0:
+                    if has_prev == 0:
+                        out[o_ofi + m, i] = NAN
+                        continue
+                    pb0 = prev[0, m]
+                    qb0 = prev[1, m]
+                    pa0 = prev[2, m]
+                    qa0 = prev[3, m]
+                else:
+                    pb0 = bpx[m, i - 1]
+                    qb0 = bsz[m, i - 1]
+                    pa0 = apx[m, i - 1]
+                    qa0 = asz[m, i - 1]
+                pb = bpx[m, i]
                 if pb == UNDEF_PRICE:
                     pb = INT64_MIN
                 if pb0 == UNDEF_PRICE:
                     pb0 = INT64_MIN
-                e = _ofi_term(pb, bsz[i, m], pb0, prev[1, m], apx[i, m], asz[i, m], prev[2, m], prev[3, m])
+                pa = apx[m, i]
+                e = (pb >= pb0) * bsz[m, i] - (pb <= pb0) * qb0 - (pa <= pa0) * asz[m, i] + (pa >= pa0) * qa0
                 out[o_ofi + m, i] = e * size_unit
         if o_sweep >= 0:
+            # one walk per side serves every size (sizes sorted ascending); same rule as
+            # orderflow.book.sweep.walk_book (tests check equality): skip empty levels, take from the touch out
             for side in range(2):
+                cum = 0.0
+                cumn = 0.0
+                j = 0
                 for k in range(L):
+                    if j >= nq:
+                        break
                     if side == 0:
-                        p = apx[i, k]
-                        q = asz[i, k]
+                        p = apx[k, i]
+                        q = asz[k, i]
                     else:
-                        p = bpx[i, k]
-                        q = bsz[i, k]
+                        p = bpx[k, i]
+                        q = bsz[k, i]
                     if p == UNDEF_PRICE or q <= 0:
-                        fpx[k] = NAN
-                        fsz[k] = 0.0
-                    else:
-                        fpx[k] = p * PRICE_SCALE_F
-                        fsz[k] = q * size_unit
-                for j in range(nq):
-                    Q = sweep_q[j]
+                        continue
+                    pf = p * PRICE_SCALE_F
+                    qf = q * size_unit
                     if sweep_notional:
-                        filled = 0.0
-                        notional = 0.0
-                        for k in range(L):
-                            rem = Q - notional
-                            if rem <= 0.0:
-                                break
-                            if fsz[k] <= 0.0:
-                                continue
-                            take = rem / fpx[k]
-                            if take > fsz[k]:
-                                take = fsz[k]
-                            filled += take
-                            notional += take * fpx[k]
-                        frac = notional / Q
+                        while j < nq and cumn + pf * qf >= sweep_q[j]:
+                            fill_q[j] = cum + (sweep_q[j] - cumn) / pf
+                            fill_n[j] = sweep_q[j]
+                            j += 1
                     else:
-                        filled, notional = walk_book(fpx, fsz, Q)
-                        frac = filled / Q
-                    col = o_sweep + 4 * j + 2 * side
+                        while j < nq and cum + qf >= sweep_q[j]:
+                            fill_q[j] = sweep_q[j]
+                            fill_n[j] = cumn + (sweep_q[j] - cum) * pf
+                            j += 1
+                    cum += qf
+                    cumn += pf * qf
+                while j < nq:
+                    fill_q[j] = cum
+                    fill_n[j] = cumn
+                    j += 1
+                for j in range(nq):
+                    col = o_sweep + 4 * sweep_col[j] + 2 * side
+                    filled = fill_q[j]
                     if filled > 0.0 and both:
-                        avg = notional / filled
+                        avg = fill_n[j] / filled
                         if side == 0:
                             out[col, i] = (avg / mid - 1.0) * 1e4
                         else:
                             out[col, i] = (1.0 - avg / mid) * 1e4
                     else:
                         out[col, i] = NAN
-                    out[col + 1, i] = frac
+                    out[col + 1, i] = (fill_n[j] if sweep_notional else filled) / sweep_q[j]
         if o_depth >= 0:
             cb = 0
             ca = 0
             for k in range(n_depth):
-                sb = bsz[i, k] if k < L else 0
-                sa = asz[i, k] if k < L else 0
+                sb = bsz[k, i] if k < L else 0
+                sa = asz[k, i] if k < L else 0
                 cb += sb
                 ca += sa
                 out[o_depth + k, i] = sb * size_unit
@@ -211,11 +209,11 @@ def book_kernel(
                 first = 0.0
                 for k in range(min(n_shape, L)):
                     if side == 0:
-                        p = bpx[i, k]
-                        q = bsz[i, k]
+                        p = bpx[k, i]
+                        q = bsz[k, i]
                     else:
-                        p = apx[i, k]
-                        q = asz[i, k]
+                        p = apx[k, i]
+                        q = asz[k, i]
                     if p == UNDEF_PRICE or q <= 0 or not both:
                         continue
                     d = abs(p * PRICE_SCALE_F - mid) / tick_f
@@ -234,11 +232,12 @@ def book_kernel(
                     out[base, i] = NAN
                     out[base + 1, i] = NAN
                     out[base + 2, i] = NAN
+    if n > 0:
         for m in range(L):
-            prev[0, m] = bpx[i, m]
-            prev[1, m] = bsz[i, m]
-            prev[2, m] = apx[i, m]
-            prev[3, m] = asz[i, m]
+            prev[0, m] = bpx[m, n - 1]
+            prev[1, m] = bsz[m, n - 1]
+            prev[2, m] = apx[m, n - 1]
+            prev[3, m] = asz[m, n - 1]
         has_prev = 1
     return has_prev
 

@@ -148,10 +148,12 @@ def _book_cols(depth: int) -> tuple[list[str], list[str], list[str], list[str]]:
     )
 
 
-def _matrix(df: pl.DataFrame, cols: list[str]) -> np.ndarray:
-    if len(cols) == 1:
-        return np.ascontiguousarray(df[cols[0]].to_numpy().reshape(-1, 1), dtype=np.int64)
-    return np.ascontiguousarray(df.select(cols).to_numpy(), dtype=np.int64)
+def _levels(df: pl.DataFrame, cols: list[str]) -> np.ndarray:
+    """Level columns as one (L, n) int64 array, row k = level k (one copy; rows are contiguous)."""
+    out = np.empty((len(cols), df.height), dtype=np.int64)
+    for k, c in enumerate(cols):
+        out[k] = df[c].to_numpy()
+    return out
 
 
 class FeatureEngine:
@@ -202,7 +204,9 @@ class FeatureEngine:
         else:
             self.mp_table = np.zeros((0, 1))
         self.mp_valid_from = microprice_valid_from_ns
-        self.sweep_q = np.asarray(config.sweep_sizes, dtype=np.float64)
+        order = np.argsort(np.asarray(config.sweep_sizes, dtype=np.float64), kind="stable")
+        self.sweep_q = np.asarray(config.sweep_sizes, dtype=np.float64)[order]
+        self.sweep_col = order.astype(np.int64)
         # state
         self.prev = np.zeros((4, self.L), dtype=np.int64)
         self.has_prev = 0
@@ -242,7 +246,7 @@ class FeatureEngine:
         ts = snaps["ts_event"].to_numpy().astype(np.int64, copy=False)
         seq = snaps["seq"].to_numpy().astype(np.int64, copy=False)
         bpc, bsc, apc, asc = _book_cols(self.L)
-        bpx, bsz, apx, asz = (_matrix(snaps, c) for c in (bpc, bsc, apc, asc))
+        bpx, bsz, apx, asz = (_levels(snaps, c) for c in (bpc, bsc, apc, asc))
         out = np.empty((len(lay.names), n))
         self.has_prev = K.book_kernel(
             bpx,
@@ -265,6 +269,7 @@ class FeatureEngine:
             lay.n_ofi,
             lay.o_sweep,
             self.sweep_q,
+            self.sweep_col,
             self.cfg.sweep_unit == "notional",
             lay.o_depth,
             lay.n_depth,
@@ -321,10 +326,10 @@ class FeatureEngine:
             ev = np.empty((len(EVENT_OUT), n))
             K.event_kernel(
                 ts,
-                bpx[:, 0].copy(),
-                bsz[:, 0].copy(),
-                apx[:, 0].copy(),
-                asz[:, 0].copy(),
+                bpx[0],
+                bsz[0],
+                apx[0],
+                asz[0],
                 counts,
                 self.ev_state,
                 self.cfg.intensity_tau_ns,

@@ -39,7 +39,7 @@ def book_ofi(snapshots: pl.DataFrame, levels: int, size_unit: float = 1.0) -> np
     depth = snapshot_depth(snapshots)
     L = min(levels, depth)
     mats = [
-        np.ascontiguousarray(snapshots.select([f"{s}_{k:02d}" for k in range(L)]).to_numpy(), dtype=np.int64)
+        np.stack([snapshots[f"{s}_{k:02d}"].to_numpy().astype(np.int64) for k in range(L)])
         for s in ("bid_px", "bid_sz", "ask_px", "ask_sz")
     ]
     n = snapshots.height
@@ -65,6 +65,7 @@ def book_ofi(snapshots: pl.DataFrame, levels: int, size_unit: float = 1.0) -> np
         L,
         -1,
         np.zeros(0),
+        np.zeros(0, dtype=np.int64),
         False,
         -1,
         0,
