@@ -84,11 +84,10 @@ def compute_partition(src: Dataset, dst: Dataset, inst: str, day: str, cfg: Feat
     with dst.writer("features", inst, day, schema=FEATURES, validate_values=False) as w:
         for f in snap_files:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=cfg.chunk_rows):
-                snaps = pl.from_arrow(batch)
-                assert isinstance(snaps, pl.DataFrame)
-                if snaps.height == 0:
+                chunk = pl.from_arrow(batch)
+                if not isinstance(chunk, pl.DataFrame) or chunk.height == 0:
                     continue
-                hi = int(snaps["seq"][-1])
+                hi = int(chunk["seq"][-1])
 
                 def rng(lf: pl.LazyFrame | None, lo: int | None = lo, hi: int = hi) -> pl.DataFrame | None:
                     if lf is None:
@@ -98,9 +97,9 @@ def compute_partition(src: Dataset, dst: Dataset, inst: str, day: str, cfg: Feat
                         cond = cond & (pl.col("seq") > lo)
                     return lf.filter(cond).sort("seq", maintain_order=True).collect()
 
-                out = eng.process(snaps, rng(trades_lf), rng(deltas_lf))
+                out = eng.process(chunk, rng(trades_lf), rng(deltas_lf))
                 lo = hi
-                book_rows += snaps.height
+                book_rows += chunk.height
                 if out.height:
                     w.write(out)
                     rows += out.height
