@@ -124,6 +124,7 @@ from orderflow.backtest._layout import (
     RC_NEED_DATA,
     REDUCE,
     RQ_KIND,
+    RQ_NO,
     RQ_OID,
     RQ_PRICE,
     RQ_SIZE,
@@ -181,6 +182,7 @@ from orderflow.backtest._layout import (
     S_REJ_RATE,
     S_REJ_SLOTS,
     S_REQ_MIN,
+    S_REQ_NO,
     S_RESP_H,
     S_RESP_T,
     S_RING_H,
@@ -1118,6 +1120,8 @@ def _push_req(si, req, t, kind, slot, oid, price, size):
     req[r, RQ_OID] = oid
     req[r, RQ_PRICE] = price
     req[r, RQ_SIZE] = size
+    req[r, RQ_NO] = si[S_REQ_NO]
+    si[S_REQ_NO] += 1
     si[S_NREQ] = r + 1
     if t < si[S_REQ_MIN]:
         si[S_REQ_MIN] = t
@@ -1277,6 +1281,32 @@ def _record_equity(si, sf, cf, ts, out_et, out_ef):
     si[S_NE] = r + 1
 
 
+@jit
+def _exchange_clock(si, sf, ci, cf, ts, out_et, out_ef, out_m, mk_t, mk_g):
+    """The exchange clock moves to ``ts``: write the equity rows and markout mids that fall before it
+    (they see the state as of just before anything at ``ts`` happens)."""
+    eq_ns = ci[C_EQ_NS]
+    if eq_ns > 0:
+        if si[S_NEXT_EQ] == 0:
+            si[S_NEXT_EQ] = (ts // eq_ns) * eq_ns
+        if ts > si[S_NEXT_EQ]:
+            if si[S_MID2] > 0:
+                _record_equity(si, sf, cf, si[S_NEXT_EQ], out_et, out_ef)
+            si[S_NEXT_EQ] += ((ts - si[S_NEXT_EQ] + eq_ns - 1) // eq_ns) * eq_ns
+    mk_cap = mk_t.shape[1]
+    for h in range(ci[C_NHOR]):
+        while si[S_MKT + h] > si[S_MKH + h]:
+            k = si[S_MKH + h] & (mk_cap - 1)
+            if mk_t[h, k] >= ts:
+                break
+            r = si[S_NM]
+            out_m[r, 0] = mk_g[h, k]
+            out_m[r, 1] = h
+            out_m[r, 2] = si[S_MID2] * 0.5e-9
+            si[S_NM] = r + 1
+            si[S_MKH + h] += 1
+
+
 # ------------------------------------------------------------------------------------------------------
 # the loop
 # ------------------------------------------------------------------------------------------------------
@@ -1341,7 +1371,6 @@ def run_chunk(
     mk_cap = mk_t.shape[1]
     nhor = ci[C_NHOR]
     wake_ns = ci[C_WAKE_NS]
-    eq_ns = ci[C_EQ_NS]
     every = ci[C_EVERY_EVENT] == 1
     is_script = ci[C_STRAT] == STRAT_SCRIPT
     half_o = out_o.shape[0] // 2
@@ -1375,25 +1404,7 @@ def run_chunk(
             if t_ex == INF:
                 break
             ts = t_ex
-            # account marks and markouts see the state as of just before this event's time
-            if eq_ns > 0:
-                if si[S_NEXT_EQ] == 0:
-                    si[S_NEXT_EQ] = (ts // eq_ns) * eq_ns
-                if ts > si[S_NEXT_EQ]:
-                    if si[S_MID2] > 0:
-                        _record_equity(si, sf, cf, si[S_NEXT_EQ], out_et, out_ef)
-                    si[S_NEXT_EQ] += ((ts - si[S_NEXT_EQ] + eq_ns - 1) // eq_ns) * eq_ns
-            for h in range(nhor):
-                while si[S_MKT + h] > si[S_MKH + h]:
-                    k = si[S_MKH + h] & (mk_cap - 1)
-                    if mk_t[h, k] >= ts:
-                        break
-                    r = si[S_NM]
-                    out_m[r, 0] = mk_g[h, k]
-                    out_m[r, 1] = h
-                    out_m[r, 2] = si[S_MID2] * 0.5e-9
-                    si[S_NM] = r + 1
-                    si[S_MKH + h] += 1
+            _exchange_clock(si, sf, ci, cf, ts, out_et, out_ef, out_m, mk_t, mk_g)
             if ev_kind[i] == EV_DELTA:
                 _apply_delta(
                     si,
@@ -1485,19 +1496,21 @@ def run_chunk(
                     si[S_LAST_LOCAL] = lt
             i += 1
         elif t_rq <= t_rs and t_rq <= t_lo and t_rq <= t_wk:
-            r = 0
+            # earliest arrival; on ties the first sent. Remove it by shifting (the list is short).
+            r = -1
             for q in range(si[S_NREQ]):
-                if req[q, RQ_T] == t_rq:
+                if req[q, RQ_T] == t_rq and (r < 0 or req[q, RQ_NO] < req[r, RQ_NO]):
                     r = q
-                    break
-            # copy the request out, remove it, then process (processing may not add requests)
             tmp = req[r].copy()
             last = si[S_NREQ] - 1
+            for q in range(r, last):
+                for c in range(req.shape[1]):
+                    req[q, c] = req[q + 1, c]
             for c in range(req.shape[1]):
-                req[r, c] = req[last, c]
                 req[last, c] = tmp[c]
             si[S_NREQ] = last
             _req_min(si, req)
+            _exchange_clock(si, sf, ci, cf, t_rq, out_et, out_ef, out_m, mk_t, mk_g)
             _exch_request(
                 si, sf, ci, cf, book, oi, of, rest, req, last, t_rq, resp, out_o, out_fi, out_ff, mk_t, mk_g
             )

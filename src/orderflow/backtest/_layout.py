@@ -55,7 +55,8 @@ RQ_SLOT = 2
 RQ_OID = 3
 RQ_PRICE = 4
 RQ_SIZE = 5
-N_RQ = 6
+RQ_NO = 6  # insertion number: equal arrival times are processed first-sent first
+N_RQ = 8
 
 # responses (exchange -> strategy)
 RS_T = 0
@@ -180,6 +181,7 @@ S_POST_REJ = 78
 S_STG_TPX = 79  # last trade of the current venue message, not yet published
 S_STG_TSZ = 80
 S_STG_TAGGR = 81
+S_REQ_NO = 82
 N_SI = 96
 
 # scalar float state
