@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orderflow.core.errors import ConfigError
 from orderflow.core.time import parse_duration_ns
@@ -134,6 +134,12 @@ class FeatureConfig(BaseModel):
             raise ValueError("select at least one feature group")
         if len(set(v)) != len(v):
             raise ValueError(f"duplicate feature names in {v}")
+        from orderflow.features.registry import FEATURES_REGISTRY
+
+        for n in v:
+            if n not in FEATURE_GROUPS and ":" not in n and n not in FEATURES_REGISTRY:
+                known = ", ".join([*FEATURE_GROUPS, *FEATURES_REGISTRY.names()])
+                raise ValueError(f"unknown feature group {n!r} (known: {known})")
         return v
 
     @field_validator("sweep_sizes")
@@ -158,16 +164,6 @@ class FeatureConfig(BaseModel):
         if parse_duration_ns(v) <= 0:
             raise ValueError(f"duration must be > 0, got {v!r}")
         return v
-
-    @model_validator(mode="after")
-    def _known(self) -> FeatureConfig:
-        from orderflow.features.registry import FEATURES_REGISTRY
-
-        for n in self.names:
-            if n not in FEATURE_GROUPS and ":" not in n and n not in FEATURES_REGISTRY:
-                known = ", ".join([*FEATURE_GROUPS, *FEATURES_REGISTRY.names()])
-                raise ValueError(f"unknown feature group {n!r} (known: {known})")
-        return self
 
     @property
     def clock_spec(self) -> Clock:
