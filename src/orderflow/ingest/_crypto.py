@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from orderflow._numba import jit
 from orderflow.core.enums import UNDEF_PRICE, BookAction, Flags
 from orderflow.core.errors import DataFormatError
 from orderflow.core.instruments import Instrument
@@ -124,6 +125,25 @@ def open_text_lines(path: str | Path) -> Iterator[bytes]:
         with open(p, "rb") as f2:
             for raw in f2:
                 yield raw.rstrip(b"\r\n")
+
+
+def read_all_bytes(path: str | Path) -> bytes:
+    """Whole decompressed content of a plain, gzip or single-member zip file (CR LF -> LF)."""
+    p = Path(path)
+    with open(p, "rb") as f:
+        head = f.read(4)
+    if head[:2] == b"\x1f\x8b":
+        with open(p, "rb") as f:
+            data = gzip.decompress(f.read())
+    elif head == b"PK\x03\x04":
+        with zipfile.ZipFile(p) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise DataFormatError(f"zip must hold exactly one file, has {len(names)}: {names[:5]}", path=p)
+            data = z.read(names[0])
+    else:
+        data = p.read_bytes()
+    return data.replace(b"\r\n", b"\n") if b"\r" in data else data
 
 
 # --------------------------------------------------------------------------------------------------
@@ -411,11 +431,220 @@ __all__ = [
     "QCCols",
     "SnapshotCols",
     "TradeCols",
+    "book_bbo_kernel",
+    "dec_expr",
     "dec_to_int",
     "infer_tick",
     "int_to_dec",
     "open_text_lines",
+    "parse_decimal_series",
+    "parse_decimals_kernel",
     "parse_price",
     "parse_size",
+    "ranges_index",
+    "read_all_bytes",
     "write_result",
 ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Vectorised pieces (fast paths)
+# --------------------------------------------------------------------------------------------------
+_DEC_RE = r"^-?(\d+\.?\d*|\.\d+)$"
+
+
+def dec_expr(e: pl.Expr, digits: int) -> tuple[pl.Expr, pl.Expr]:
+    """Exact decimal-string column -> (Int64 count of ``10**-digits``, bad-row mask), vectorised.
+
+    Same rules as :func:`dec_to_int`: extra decimals must be zeros; anything else is a bad row.
+    """
+    parts = e.str.split_exact(".", 1)
+    whole = parts.struct.field("field_0")
+    frac = parts.struct.field("field_1").fill_null("")
+    neg = whole.str.starts_with("-")
+    whole_abs = whole.str.strip_prefix("-")
+    extra_bad = frac.str.slice(digits).str.contains(r"[^0]")
+    frac_d = frac.str.slice(0, digits).str.pad_end(digits, "0")
+    mag = pl.concat_str([whole_abs, frac_d]).str.strip_chars_start("0").replace("", "0").cast(pl.Int64, strict=False)
+    val = pl.when(neg).then(-mag).otherwise(mag)
+    bad = (~e.str.contains(_DEC_RE)).fill_null(True) | extra_bad.fill_null(False) | mag.is_null()
+    return val, bad
+
+
+def ranges_index(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, e)`` for each (s, e) pair, without a Python loop."""
+    lens = (ends - starts).astype(np.int64)
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep = lens > 0
+    s, ln = starts[keep].astype(np.int64), lens[keep]
+    out = np.ones(total, dtype=np.int64)
+    out[0] = s[0]
+    pos = np.cumsum(ln)[:-1]
+    out[pos] = s[1:] - (s[:-1] + ln[:-1] - 1)
+    return np.cumsum(out)
+
+
+@jit
+def _set_level(px: np.ndarray, sz: np.ndarray, n: int, p: int, q: int) -> int:
+    """Set level ``p`` to ``q`` in the ascending arrays ``px[:n]``/``sz[:n]``; returns the new n."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if px[mid] < p:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < n and px[lo] == p:
+        if q == 0:
+            for j in range(lo, n - 1):
+                px[j] = px[j + 1]
+                sz[j] = sz[j + 1]
+            return n - 1
+        sz[lo] = q
+        return n
+    if q == 0:
+        return n
+    for j in range(n, lo, -1):
+        px[j] = px[j - 1]
+        sz[j] = sz[j - 1]
+    px[lo] = p
+    sz[lo] = q
+    return n + 1
+
+
+@jit
+def book_bbo_kernel(ev_reset: np.ndarray, ev_start: np.ndarray, ev_end: np.ndarray, side: np.ndarray,
+                    price: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Apply SET events to a price-level book; return the BBO after each event.
+
+    Events are applied in array order; event ``e`` covers level rows ``ev_start[e]:ev_end[e]`` and first
+    empties the book when ``ev_reset[e]``. Rows: ``side`` +1 bid / -1 ask, ``price`` 1e-9 units, ``size``
+    the new level size (0 deletes). Bids are kept ascending and asks as ascending negated prices, so the
+    best level of each side sits at the end of its array and updates near the touch shift little.
+    Returns int64 ``(n_events, 4)``: bid_px, bid_sz, ask_px, ask_sz; an empty side is (-1, 0).
+    """
+    n_ev = ev_start.shape[0]
+    cap = price.shape[0] + 1
+    bpx = np.empty(cap, dtype=np.int64)
+    bsz = np.empty(cap, dtype=np.int64)
+    apx = np.empty(cap, dtype=np.int64)
+    asz = np.empty(cap, dtype=np.int64)
+    nb = 0
+    na = 0
+    out = np.empty((n_ev, 4), dtype=np.int64)
+    for e in range(n_ev):
+        if ev_reset[e]:
+            nb = 0
+            na = 0
+        for r in range(ev_start[e], ev_end[e]):
+            if side[r] > 0:
+                nb = _set_level(bpx, bsz, nb, price[r], size[r])
+            else:
+                na = _set_level(apx, asz, na, -price[r], size[r])
+        if nb > 0:
+            out[e, 0] = bpx[nb - 1]
+            out[e, 1] = bsz[nb - 1]
+        else:
+            out[e, 0] = -1
+            out[e, 1] = 0
+        if na > 0:
+            out[e, 2] = -apx[na - 1]
+            out[e, 3] = asz[na - 1]
+        else:
+            out[e, 2] = -1
+            out[e, 3] = 0
+    return out
+
+
+_I64_MAX_DIV10 = (2**63 - 1) // 10
+
+
+@jit
+def parse_decimals_kernel(data: np.ndarray, offsets: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact decimal strings (Arrow string buffers) -> int64 counts of ``10**-digits`` and a bad mask.
+
+    Value ``k`` is ``data[offsets[k]:offsets[k + 1]]`` (ASCII). Accepted: ``-?digits[.digits]`` and
+    ``-?.digits``; decimals beyond ``digits`` must be zeros; overflow is bad. Same rules as
+    :func:`dec_to_int`.
+    """
+    n = offsets.shape[0] - 1
+    out = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=np.bool_)
+    for k in range(n):
+        i = offsets[k]
+        end = offsets[k + 1]
+        neg = False
+        if i < end and data[i] == 45:
+            neg = True
+            i += 1
+        mag = 0
+        frac = 0
+        dot = False
+        ndig = 0
+        ok = True
+        while i < end:
+            c = data[i]
+            i += 1
+            if c == 46:
+                if dot:
+                    ok = False
+                    break
+                dot = True
+                continue
+            if c < 48 or c > 57:
+                ok = False
+                break
+            d = c - 48
+            ndig += 1
+            if dot:
+                if frac < digits:
+                    if mag > _I64_MAX_DIV10:
+                        ok = False
+                        break
+                    mag = mag * 10 + d
+                    frac += 1
+                elif d != 0:
+                    ok = False
+                    break
+            else:
+                if mag > _I64_MAX_DIV10:
+                    ok = False
+                    break
+                mag = mag * 10 + d
+        if ok and ndig > 0:
+            for _ in range(digits - frac):
+                if mag > _I64_MAX_DIV10:
+                    ok = False
+                    break
+                mag *= 10
+        if not ok or ndig == 0:
+            bad[k] = True
+            continue
+        out[k] = -mag if neg else mag
+    return out, bad
+
+
+def parse_decimal_series(s: pl.Series, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact decimal-string Series -> (int64 values, bad mask) through :func:`parse_decimals_kernel`.
+
+    Nulls are bad rows.
+    """
+    import pyarrow as pa
+
+    arr = s.cast(pl.Utf8).rechunk().to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
+    validity, offs_buf, data_buf = arr.buffers()
+    offs = np.frombuffer(offs_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, dtype=np.uint8)
+    vals, bad = parse_decimals_kernel(data, np.ascontiguousarray(offs), digits)
+    if validity is not None:
+        bad |= s.is_null().to_numpy()
+    return vals, bad

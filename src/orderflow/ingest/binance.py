@@ -42,12 +42,15 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
+import polars as pl
 
-from orderflow.core.enums import AggressorSide, Flags, Side, TradeKind
+from orderflow.core.enums import UNDEF_PRICE, AggressorSide, BookAction, Flags, Side, TradeKind
 from orderflow.core.errors import DataFormatError
 from orderflow.core.instruments import Instrument
 from orderflow.core.io import Dataset
+from orderflow.core.schema import BOOK_DELTAS, TRADES, book_snapshots, validate
 from orderflow.core.time import NS_PER_MS, NS_PER_US
 from orderflow.ingest._crypto import (
     PRICE_DIGITS,
@@ -59,10 +62,14 @@ from orderflow.ingest._crypto import (
     QCCols,
     SnapshotCols,
     TradeCols,
+    book_bbo_kernel,
     dec_to_int,
     infer_tick,
     int_to_dec,
     open_text_lines,
+    parse_decimal_series,
+    ranges_index,
+    read_all_bytes,
     write_result,
 )
 
@@ -142,7 +149,8 @@ class BinanceReplayer:
         self.snapshot_prices: list[int] = []
         self.first_bbo_mismatch: dict[str, Any] | None = None
         self.first_asof_mismatch: dict[str, Any] | None = None
-        self.st: dict[str, int] = {
+        self.st: dict[str, Any] = {
+            "engine": "reference",
             "lines": 0,
             "depth_events": 0,
             "applied": 0,
@@ -271,20 +279,7 @@ class BinanceReplayer:
             self.st["snapshots_behind"] = self.st.get("snapshots_behind", 0) + 1
             return
         self.st["snapshots"] += 1
-        book = self.book
-        book.clear()
-        for p, q in bids:
-            if q:
-                book.set_bid(p, q)
-        for p, q in asks:
-            if q:
-                book.set_ask(p, q)
-        seq = self._next_seq()
-        d = self.deltas
-        d.clear_event(ts_event, ts_recv, seq)
-        d.add_levels(ts_event, ts_recv, seq, _BID, [lv for lv in bids if lv[1]], _SNAP)
-        d.add_levels(ts_event, ts_recv, seq, _ASK, [lv for lv in asks if lv[1]], _SNAP)
-        d.mark_last()
+        self._emit_snapshot([lv for lv in bids if lv[1]], [lv for lv in asks if lv[1]], ts_event, ts_recv, L)
         self.have_snapshot = True
         self.synced = True
         self.need_first = True
@@ -294,6 +289,21 @@ class BinanceReplayer:
         self.buffer = deque()
         for item in buffered:
             self._process_depth(*item)
+
+    def _emit_snapshot(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]], ts_event: int,
+                       ts_recv: int, last_id: int) -> None:
+        book = self.book
+        book.clear()
+        for p, q in bids:
+            book.set_bid(p, q)
+        for p, q in asks:
+            book.set_ask(p, q)
+        seq = self._next_seq()
+        d = self.deltas
+        d.clear_event(ts_event, ts_recv, seq)
+        d.add_levels(ts_event, ts_recv, seq, _BID, bids, _SNAP)
+        d.add_levels(ts_event, ts_recv, seq, _ASK, asks, _SNAP)
+        d.mark_last()
 
     def _on_depth(self, data: dict[str, Any], ts_recv: int, path: str, line: int) -> None:
         self.st["depth_events"] += 1
@@ -556,7 +566,7 @@ def _ordered(paths: list[str | Path] | str | Path) -> list[str]:
 
 
 def read_binance_capture(paths: list[str | Path] | str | Path, *, symbol: str | None = None,
-                         continue_on_error: bool = False) -> CryptoResult:
+                         continue_on_error: bool = False, engine: str = "fast") -> CryptoResult:
     """Replay one or more consecutive raw capture files of one symbol (state carries across files).
 
     Parameters
@@ -567,8 +577,18 @@ def read_binance_capture(paths: list[str | Path] | str | Path, *, symbol: str | 
         Keep only messages of this symbol (default: the first symbol seen).
     continue_on_error
         Quarantine malformed lines into QC (rule ``parse_error``) instead of raising DataFormatError.
+    engine
+        ``"fast"`` (vectorised decoding + numba book; falls back to the reference on any irregular
+        input) or ``"reference"`` (the line-by-line state machine, :class:`BinanceReplayer`).
     """
     files = _ordered(paths)
+    if engine not in ("fast", "reference"):
+        raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
+    if engine == "fast":
+        try:
+            return _fast_capture(files, symbol)
+        except _Fallback:
+            pass  # the reference engine reports the exact file, line and rule (or quarantines)
     r = BinanceReplayer(symbol=symbol, continue_on_error=continue_on_error)
     for f in files:
         r.feed_file(f)
@@ -581,20 +601,16 @@ VERIFY_KEYS = ("depth_events", "applied", "gaps", "bbo_checked", "bbo_mismatches
 
 
 def verify_binance(paths: list[str | Path] | str | Path, *, symbol: str | None = None,
-                   continue_on_error: bool = False) -> dict[str, Any]:
+                   continue_on_error: bool = False, engine: str = "fast") -> dict[str, Any]:
     """Replay capture files and check the book against the venue's bookTicker (see module docstring).
 
     Returns counters: ``depth_events``, ``applied``, ``gaps``, ``bbo_checked``, ``bbo_mismatches``
     (exact update-id matches), ``asof_checked``, ``asof_mismatches``, ``first_bbo_mismatch``,
     ``first_asof_mismatch`` and the QC counts, plus ``files``.
     """
-    files = _ordered(paths)
-    r = BinanceReplayer(symbol=symbol, continue_on_error=continue_on_error)
-    for f in files:
-        r.feed_file(f)
-    r.finish()
-    out = r.stats()
-    out["files"] = files
+    res = read_binance_capture(paths, symbol=symbol, continue_on_error=continue_on_error, engine=engine)
+    out = dict(res.stats)
+    out["files"] = _ordered(paths)
     return out
 
 
@@ -763,3 +779,444 @@ __all__ = [
     "read_binance_vision",
     "verify_binance",
 ]
+
+
+# ====================================================================================================
+# Fast engine for raw captures: vectorised decoding, Python only for the per-diff sync decisions,
+# a numba kernel for the book. It produces the same tables as BinanceReplayer (the reference engine,
+# kept as the executable specification) and falls back to it whenever the input is anything but clean
+# (an unknown or malformed line, a bad number): the reference then raises or quarantines with the
+# exact file and line.
+# ====================================================================================================
+K_SKIP, K_DEPTH, K_TRADE, K_BT, K_SNAP, K_OTHER = 0, 1, 2, 3, 4, 5
+
+_BT_FIELDS = {"u": pl.Int64, "s": pl.Utf8, "b": pl.Utf8, "B": pl.Utf8, "a": pl.Utf8, "A": pl.Utf8,
+              "T": pl.Int64, "E": pl.Int64}
+_TR_FIELDS = {"t": pl.Int64, "s": pl.Utf8, "p": pl.Utf8, "q": pl.Utf8, "T": pl.Int64, "E": pl.Int64,
+              "m": pl.Boolean, "X": pl.Utf8}
+_DP_FIELDS = {"s": pl.Utf8, "U": pl.Int64, "u": pl.Int64, "pu": pl.Int64, "T": pl.Int64, "E": pl.Int64,
+              "b": pl.List(pl.List(pl.Utf8)), "a": pl.List(pl.List(pl.Utf8))}
+
+
+class _Fallback(Exception):
+    """The fast engine met something only the reference engine reports precisely."""
+
+
+def _decode(js: pl.Series, fields: dict[str, Any]) -> pl.DataFrame:
+    """Decode JSON payloads, bare or wrapped in {"stream", "data"}, into one column per field."""
+    dtype = pl.Struct({"data": pl.Struct(fields), **fields})
+    try:
+        st = js.str.json_decode(dtype)
+    except Exception as e:  # any decode problem: the reference engine names the line
+        raise _Fallback(str(e)) from None
+    df = st.struct.unnest()
+    inner = df["data"].struct.unnest()
+    return pl.DataFrame({k: inner[k].fill_null(df[k]) if k in inner.columns else df[k] for k in fields})
+
+
+def _parse_dec(df: pl.DataFrame, cols: dict[str, int]) -> pl.DataFrame:
+    out = []
+    for c, digits in cols.items():
+        v, bad = parse_decimal_series(df[c], digits)
+        if bad.any():
+            raise _Fallback(f"bad decimal in {c}")
+        out.append(pl.Series(c, v, dtype=pl.Int64))
+    return df.with_columns(out)
+
+
+def _load_lines(files: list[str]) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    """All lines of all files (one Utf8 series), with the file index and 1-based line number of each."""
+    chunks: list[pl.Series] = []
+    fidx: list[np.ndarray] = []
+    lnum: list[np.ndarray] = []
+    for i, f in enumerate(files):
+        raw = read_all_bytes(f)
+        lines = raw.split(b"\n") if raw else []
+        if lines and lines[-1] == b"":
+            lines.pop()
+        s = pl.Series("raw", lines, dtype=pl.Binary)
+        try:
+            s = s.cast(pl.Utf8)
+        except Exception as e:
+            raise _Fallback(str(e)) from None
+        chunks.append(s)
+        fidx.append(np.full(len(lines), i, dtype=np.int32))
+        lnum.append(np.arange(1, len(lines) + 1, dtype=np.int64))
+    if not chunks:
+        return pl.Series("raw", [], dtype=pl.Utf8), np.zeros(0, np.int32), np.zeros(0, np.int64)
+    return pl.concat(chunks), np.concatenate(fidx), np.concatenate(lnum)
+
+
+class _FastReplayer(BinanceReplayer):
+    """Runs the reference sync state machine on decoded ids only; book and checks are vectorised."""
+
+    def __init__(self, *, symbol: str | None = None) -> None:
+        super().__init__(symbol=symbol)
+        # applied events in order: (is_snapshot, source index, seq, ts_event, ts_recv, final id)
+        self.events: list[tuple[int, int, int, int, int, int]] = []
+        self.snap_levels: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = []
+        self.recv_arr = np.zeros(0, dtype=np.int64)  # ts_recv of every input line
+        self.dp_line_rows = np.zeros(0, dtype=np.int64)  # input line of every depth row
+
+    def _emit_snapshot(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]], ts_event: int,
+                       ts_recv: int, last_id: int) -> None:
+        self.snap_levels.append((bids, asks))
+        self.events.append((1, len(self.snap_levels) - 1, self._next_seq(), ts_event, ts_recv, last_id))
+
+    def _apply(self, data: dict[str, Any], ts_event: int, ts_recv: int, path: str, line: int) -> None:
+        u = data["u"]
+        self.events.append((0, data["row"], self._next_seq(), ts_event, ts_recv, u))
+        self.last_u = u
+        self.st["applied"] += 1
+
+
+def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
+    raw, fidx, lnum = _load_lines(files)
+    n = raw.len()
+    sp = raw.str.find(" ", literal=True).fill_null(-1)
+    base = pl.DataFrame({"raw": raw, "_sp": sp}).select(
+        pl.when(pl.col("_sp") > 0).then(pl.col("raw").str.slice(0, pl.col("_sp")))
+        .cast(pl.Int64, strict=False).alias("ts"),
+        pl.col("raw").str.slice(pl.col("_sp") + 1).alias("js"),
+    )
+    js = base["js"]
+    head = js.str.slice(0, 64)
+    is_depth = js.str.contains(r'"e":\s*"depthUpdate"').fill_null(False)
+    is_trade = js.str.contains(r'"e":\s*"trade"').fill_null(False)
+    is_snap = js.str.contains('"lastUpdateId"', literal=True).fill_null(False)
+    is_bt = (head.str.contains("@bookTicker\"", literal=True) | js.str.contains(r'"e":\s*"bookTicker"')
+             | head.str.contains(r'^\{\s*"u"\s*:')).fill_null(False)
+    kind = np.full(n, K_OTHER, dtype=np.int8)
+    kind[is_bt.to_numpy()] = K_BT
+    kind[is_snap.to_numpy()] = K_SNAP
+    kind[is_trade.to_numpy()] = K_TRADE
+    kind[is_depth.to_numpy()] = K_DEPTH
+    empty = (raw.str.len_bytes() == 0).to_numpy()
+    kind[empty] = K_SKIP
+    if (kind == K_OTHER).any() or base["ts"].filter(~pl.Series(empty)).null_count():
+        raise _Fallback("unclassified line")
+    ts_recv = base["ts"].fill_null(0).to_numpy()
+    # decode each kind
+    bt_rows = np.flatnonzero(kind == K_BT)
+    tr_rows = np.flatnonzero(kind == K_TRADE)
+    dp_rows = np.flatnonzero(kind == K_DEPTH)
+    sn_rows = np.flatnonzero(kind == K_SNAP)
+    bt = _decode(js.gather(bt_rows), _BT_FIELDS)
+    tr = _decode(js.gather(tr_rows), _TR_FIELDS)
+    dp = _decode(js.gather(dp_rows), _DP_FIELDS)
+    if bt["u"].null_count() or bt["b"].null_count() or bt["B"].null_count() or bt["a"].null_count() \
+            or bt["A"].null_count():
+        raise _Fallback("bookTicker field missing")
+    if tr["t"].null_count() or tr["p"].null_count() or tr["q"].null_count() or tr["m"].null_count() \
+            or (tr["T"].is_null() & tr["E"].is_null()).any():
+        raise _Fallback("trade field missing")
+    if dp["U"].null_count() or dp["u"].null_count() or dp["b"].null_count() or dp["a"].null_count() \
+            or (dp["T"].is_null() & dp["E"].is_null()).any():
+        raise _Fallback("depth field missing")
+    # symbol filter (messages of another symbol are counted, not processed)
+    sym_of = np.full(n, None, dtype=object)
+    sym_of[bt_rows] = bt["s"].to_numpy()
+    sym_of[tr_rows] = tr["s"].to_numpy()
+    sym_of[dp_rows] = dp["s"].to_numpy()
+    r = _FastReplayer(symbol=symbol)
+    if r.symbol is None:
+        first = next((x for x in sym_of if x is not None), None)
+        r.symbol = first
+    other = np.array([x is not None and x != r.symbol for x in sym_of], dtype=bool) if n else np.zeros(0, bool)
+    r.st["other_symbol"] = int(other.sum())
+    kind[other] = K_SKIP
+    r.st["lines"] = int((~empty).sum())
+    r.st["engine"] = "fast"
+    r.recv_arr = ts_recv
+    r.dp_line_rows = dp_rows
+    # per-kind row positions
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[bt_rows] = np.arange(len(bt_rows))
+    pos[tr_rows] = np.arange(len(tr_rows))
+    pos[dp_rows] = np.arange(len(dp_rows))
+    pos[sn_rows] = np.arange(len(sn_rows))
+    dp_U = dp["U"].to_list()
+    dp_u = dp["u"].to_list()
+    dp_pu = dp["pu"].to_list()
+    dp_te = (dp["T"].fill_null(dp["E"]) * NS_PER_MS).to_list()
+    tr_te = (tr["T"].fill_null(tr["E"]) * NS_PER_MS).to_list()
+    bt_t = bt["T"].fill_null(bt["E"]).fill_null(0).to_list()
+    bt_seq = np.full(len(bt_rows), -1, dtype=np.int64)
+    bt_te = np.zeros(len(bt_rows), dtype=np.int64)
+    tr_seq = np.full(len(tr_rows), -1, dtype=np.int64)
+    keep_bt = np.zeros(len(bt_rows), dtype=bool)
+    keep_tr = np.zeros(len(tr_rows), dtype=bool)
+    names = [str(f) for f in files]
+    kinds = kind.tolist()
+    recv = ts_recv.tolist()
+    posl = pos.tolist()
+    lnl = lnum.tolist()
+    fil = fidx.tolist()
+    qc = r.qc
+    for i in range(n):
+        k = kinds[i]
+        if k == K_SKIP:
+            continue
+        t = recv[i]
+        if t < r.last_recv:
+            r.st["ts_recv_out_of_order"] += 1
+            qc.add(r.seq, r.last_venue_ts, "raw", "ts_recv_order", "decreasing_local_ts", "mark",
+                   f"{names[fil[i]]}:{lnl[i]}: local ts {t} < previous {r.last_recv}")
+        else:
+            r.last_recv = t
+        j = posl[i]
+        if k == K_BT:
+            bt_seq[j] = r._next_seq()
+            tb = bt_t[j]
+            bt_te[j] = tb * NS_PER_MS if tb else (r.last_venue_ts or t)
+            keep_bt[j] = True
+        elif k == K_TRADE:
+            tr_seq[j] = r._next_seq()
+            keep_tr[j] = True
+            te = tr_te[j]
+            if te > r.last_venue_ts:
+                r.last_venue_ts = te
+        elif k == K_DEPTH:
+            if r.market is None:
+                r.market = "usdm" if dp_pu[j] is not None else "spot"
+            data: dict[str, Any] = {"U": dp_U[j], "u": dp_u[j], "row": j}
+            if dp_pu[j] is not None:
+                data["pu"] = dp_pu[j]
+            te = dp_te[j]
+            r.st["depth_events"] += 1
+            path, line = names[fil[i]], lnl[i]
+            if te < r.last_depth_ts:
+                r.st["ts_event_out_of_order"] += 1
+                qc.add(r.seq, te, "book_deltas", "ts_event_order", "decreasing_depth_time", "mark",
+                       f"{path}:{line}: depth time {te} < previous {r.last_depth_ts}")
+            else:
+                r.last_depth_ts = te
+            if te > r.last_venue_ts:
+                r.last_venue_ts = te
+            if not r.synced:
+                r.buffer.append((data, te, t, line, path))
+            else:
+                r._process_depth(data, te, t, line, path)
+        elif k == K_SNAP:
+            path, line = names[fil[i]], lnl[i]
+            try:
+                obj = orjson.loads(js[i])
+                snap = obj.get("data", obj)
+                r._on_snapshot(snap, t, path, line)
+            except (orjson.JSONDecodeError, DataFormatError, KeyError, TypeError, ValueError) as e:
+                raise _Fallback(str(e)) from None
+    r.finish()
+    return _assemble(r, files, names, fidx, lnum, bt_rows, tr_rows, dp, bt, tr, bt_seq, bt_te, keep_bt, tr_seq,
+                     keep_tr)
+
+
+def _assemble(r: _FastReplayer, files: list[str], names: list[str], fidx: np.ndarray, lnum: np.ndarray,
+              bt_rows: np.ndarray, tr_rows: np.ndarray, dp: pl.DataFrame, bt: pl.DataFrame, tr: pl.DataFrame,
+              bt_seq: np.ndarray, bt_te: np.ndarray, keep_bt: np.ndarray, tr_seq: np.ndarray,
+              keep_tr: np.ndarray) -> CryptoResult:
+    st = r.st
+    qc = r.qc
+    # ---- depth levels of every diff row, flattened in message order (bids then asks) ----
+    lv_parts = []
+    for col, side in (("b", _BID), ("a", _ASK)):
+        part = (dp.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(col).alias("lv"))
+                .explode("lv").filter(pl.col("lv").is_not_null())
+                .select("row", pl.lit(side, dtype=pl.Int8).alias("side"),
+                        pl.col("lv").list.get(0, null_on_oob=True).alias("px"),
+                        pl.col("lv").list.get(1, null_on_oob=True).alias("qty"),
+                        pl.col("lv").list.len().alias("_n")))
+        lv_parts.append(part)
+    lv = pl.concat(lv_parts).sort("row", maintain_order=True)
+    if lv.height and (lv["_n"] != 2).any():
+        raise _Fallback("level is not a [price, qty] pair")
+    lv = _parse_dec(lv, {"px": PRICE_DIGITS, "qty": SIZE_DIGITS})
+    if lv.height and (lv["qty"] < 0).any():
+        raise _Fallback("negative quantity")
+    lv_row = lv["row"].to_numpy()
+    n_dp = dp.height
+    dp_start = np.searchsorted(lv_row, np.arange(n_dp), side="left")
+    dp_end = np.searchsorted(lv_row, np.arange(n_dp), side="right")
+    side_all = [lv["side"].to_numpy()]
+    px_all = [lv["px"].to_numpy()]
+    sz_all = [lv["qty"].to_numpy()]
+    off = lv.height
+    sn_start: list[int] = []
+    sn_end: list[int] = []
+    for bids, asks in r.snap_levels:
+        k = len(bids) + len(asks)
+        sn_start.append(off)
+        sn_end.append(off + k)
+        side_all.append(np.array([_BID] * len(bids) + [_ASK] * len(asks), dtype=np.int8))
+        px_all.append(np.array([p for p, _ in bids] + [p for p, _ in asks], dtype=np.int64))
+        sz_all.append(np.array([q for _, q in bids] + [q for _, q in asks], dtype=np.int64))
+        off += k
+    side_f = np.concatenate(side_all).astype(np.int8)
+    px_f = np.concatenate(px_all).astype(np.int64)
+    sz_f = np.concatenate(sz_all).astype(np.int64)
+    ev = np.array(r.events, dtype=np.int64).reshape(-1, 6)
+    ev_snap = ev[:, 0].astype(np.bool_)
+    ev_src = ev[:, 1]
+    ev_seq, ev_te, ev_tr, ev_id = ev[:, 2], ev[:, 3], ev[:, 4], ev[:, 5]
+    sn_s = np.asarray(sn_start, dtype=np.int64)
+    sn_e = np.asarray(sn_end, dtype=np.int64)
+    ev_start = np.zeros(len(ev), dtype=np.int64)
+    ev_end = np.zeros(len(ev), dtype=np.int64)
+    ev_start[ev_snap] = sn_s[ev_src[ev_snap]]
+    ev_end[ev_snap] = sn_e[ev_src[ev_snap]]
+    ev_start[~ev_snap] = dp_start[ev_src[~ev_snap]]
+    ev_end[~ev_snap] = dp_end[ev_src[~ev_snap]]
+    bbo = book_bbo_kernel(ev_snap, ev_start, ev_end, side_f, px_f, sz_f)
+    # ---- BOOK_DELTAS ----
+    lens = ev_end - ev_start
+    idx = ranges_index(ev_start, ev_end)
+    rep = np.repeat(np.arange(len(ev)), lens)
+    n_sn = int(ev_snap.sum())
+    clr = np.flatnonzero(ev_snap)
+    seq_col = np.concatenate([ev_seq[clr], ev_seq[rep]])
+    order = np.concatenate([np.full(n_sn, -1, dtype=np.int64), idx])
+    flags = np.concatenate([np.full(n_sn, _SNAP, dtype=np.int64), np.where(ev_snap[rep], _SNAP, 0)])
+    dd = pl.DataFrame({
+        "ts_event": np.concatenate([ev_te[clr], ev_te[rep]]),
+        "ts_recv": np.concatenate([ev_tr[clr], ev_tr[rep]]),
+        "seq": seq_col,
+        "side": np.concatenate([np.zeros(n_sn, dtype=np.int8), side_f[idx]]),
+        "action": np.concatenate([np.full(n_sn, int(BookAction.CLEAR), dtype=np.uint8),
+                                  np.full(len(idx), int(BookAction.SET), dtype=np.uint8)]),
+        "price": np.concatenate([np.full(n_sn, UNDEF_PRICE, dtype=np.int64), px_f[idx]]),
+        "size": np.concatenate([np.zeros(n_sn, dtype=np.int64), sz_f[idx]]),
+        "flags": flags,
+        "_o": order,
+    }).sort(["seq", "_o"])
+    last = dd["seq"].ne_missing(dd["seq"].shift(-1)).fill_null(True)
+    dd = dd.with_columns(
+        (pl.col("flags") | pl.when(last).then(_LAST).otherwise(0)).cast(pl.UInt8).alias("flags"),
+        pl.lit(0, dtype=pl.UInt64).alias("order_id"),
+    ).drop("_o")
+    deltas = validate(dd, BOOK_DELTAS, where="binance deltas")
+    # ---- crossed book and verification (diff events only) ----
+    diff = ~ev_snap
+    d_id, d_bbo, d_seq, d_te = ev_id[diff], bbo[diff], ev_seq[diff], ev_te[diff]
+    d_line = _event_lines(r, ev_src[diff], files, fidx, lnum)
+    crossed = (d_bbo[:, 0] >= 0) & (d_bbo[:, 2] >= 0) & (d_bbo[:, 0] >= d_bbo[:, 2])
+    st["crossed_after_event"] = int(crossed.sum())
+    for k in np.flatnonzero(crossed).tolist():
+        b = tuple(int(x) for x in d_bbo[k])
+        qc.add(int(d_seq[k]), int(d_te[k]), "book_deltas", "crossed_book", "after_diff", "mark",
+               f"{d_line[k]}: u={int(d_id[k])} {_fmt_bbo(b)}")  # type: ignore[arg-type]
+    btp = _parse_dec(bt.select("u", "b", "B", "a", "A"), {"b": PRICE_DIGITS, "B": SIZE_DIGITS, "a": PRICE_DIGITS,
+                                                          "A": SIZE_DIGITS})
+    bt_u = btp["u"].to_numpy()
+    bt_v = np.stack([btp[c].to_numpy() for c in ("b", "B", "a", "A")], axis=1) if btp.height else \
+        np.zeros((0, 4), dtype=np.int64)
+    kb = np.flatnonzero(keep_bt)
+    st["book_tickers"] = len(kb)
+    u_k = bt_u[kb]
+    prev_max = np.maximum.accumulate(np.concatenate([[-1], u_k]))[:-1] if len(kb) else np.zeros(0, np.int64)
+    fresh = u_k > prev_max
+    fk = kb[fresh]
+    fu = bt_u[fk]
+    # exact: a ticker whose id equals an applied diff's final id
+    order_ids = np.argsort(d_id, kind="stable")
+    sid = d_id[order_ids]
+    at = np.searchsorted(sid, fu)
+    hit = (at < len(sid)) & (sid[np.minimum(at, max(len(sid) - 1, 0))] == fu) if len(sid) else \
+        np.zeros(len(fu), dtype=bool)
+    hk = fk[hit]
+    hev = order_ids[at[hit]]
+    mism = np.any(bt_v[hk] != d_bbo[hev], axis=1) if len(hk) else np.zeros(0, dtype=bool)
+    st["bbo_checked"] = int(len(hk))
+    st["bbo_mismatches"] = int(mism.sum())
+    st["bbo_unmatched"] = int(len(kb) - len(hk))
+    for m in np.flatnonzero(mism).tolist():
+        j, e = int(hk[m]), int(hev[m])
+        bb, vb = tuple(int(x) for x in d_bbo[e]), tuple(int(x) for x in bt_v[j])
+        if r.first_bbo_mismatch is None:
+            r.first_bbo_mismatch = {"u": int(bt_u[j]), "seq": int(bt_seq[j]), "book": _fmt_bbo(bb),  # type: ignore[arg-type]
+                                    "bookTicker": _fmt_bbo(vb)}  # type: ignore[arg-type]
+        qc.add(int(bt_seq[j]), int(bt_te[j]), "book_snapshots", "binance_bbo", "bbo_mismatch", "mark",
+               f"u={int(bt_u[j])}: book {_fmt_bbo(bb)} vs bookTicker {_fmt_bbo(vb)}")  # type: ignore[arg-type]
+    # as-of: latest fresh ticker with id <= final id
+    ai = np.searchsorted(fu, d_id, side="right") - 1
+    has = ai >= 0
+    st["asof_checked"] = int(has.sum())
+    ev_k = np.flatnonzero(has)
+    tk = fk[ai[has]]
+    amis = np.any(bt_v[tk] != d_bbo[ev_k], axis=1) if len(ev_k) else np.zeros(0, dtype=bool)
+    st["asof_mismatches"] = int(amis.sum())
+    for m in np.flatnonzero(amis).tolist():
+        e, j = int(ev_k[m]), int(tk[m])
+        bb, vb = tuple(int(x) for x in d_bbo[e]), tuple(int(x) for x in bt_v[j])
+        if r.first_asof_mismatch is None:
+            r.first_asof_mismatch = {"u": int(d_id[e]), "bookTicker_u": int(bt_u[j]), "seq": int(d_seq[e]),
+                                     "book": _fmt_bbo(bb), "bookTicker": _fmt_bbo(vb)}  # type: ignore[arg-type]
+        qc.add(int(d_seq[e]), int(d_te[e]), "book_deltas", "binance_asof", "book_vs_bookticker", "mark",
+               f"after diff u={int(d_id[e])}: book {_fmt_bbo(bb)} vs bookTicker u={int(bt_u[j])} "  # type: ignore[arg-type]
+               f"{_fmt_bbo(vb)}")  # type: ignore[arg-type]
+    # ---- BOOK_SNAPSHOTS (bookTicker) ----
+    bid_ok = bt_v[kb, 1] > 0
+    ask_ok = bt_v[kb, 3] > 0
+    quotes = validate(pl.DataFrame({
+        "ts_event": bt_te[kb], "ts_recv": r.recv_arr[bt_rows[kb]], "seq": bt_seq[kb],
+        "bid_px_00": np.where(bid_ok, bt_v[kb, 0], UNDEF_PRICE), "bid_sz_00": np.where(bid_ok, bt_v[kb, 1], 0),
+        "ask_px_00": np.where(ask_ok, bt_v[kb, 2], UNDEF_PRICE), "ask_sz_00": np.where(ask_ok, bt_v[kb, 3], 0),
+    }), book_snapshots(1), where="binance bookTicker")
+    # ---- TRADES ----
+    trades = _fast_trades(r, tr, tr_rows, tr_seq, keep_tr, names, fidx, lnum)
+    st["trades"] = int(keep_tr.sum())
+    r.qc.rows.sort(key=lambda x: x[0])
+    return CryptoResult(deltas=deltas, trades=trades, qc=r.qc.frame(), instrument=r.instrument(), stats=r.stats(),
+                        snapshots=quotes, sources=files)
+
+
+def _event_lines(r: _FastReplayer, rows: np.ndarray, files: list[str], fidx: np.ndarray,
+                 lnum: np.ndarray) -> list[str]:
+    src = r.dp_line_rows[rows]
+    return [f"{files[int(fidx[i])]}:{int(lnum[i])}" for i in src]
+
+
+def _fast_trades(r: _FastReplayer, tr: pl.DataFrame, tr_rows: np.ndarray, tr_seq: np.ndarray, keep: np.ndarray,
+                 names: list[str], fidx: np.ndarray, lnum: np.ndarray) -> pl.DataFrame:
+    st, qc = r.st, r.qc
+    k = np.flatnonzero(keep)
+    t = tr.select("t", "p", "q", "m", "X", (pl.col("T").fill_null(pl.col("E")) * NS_PER_MS).alias("te"))[k]
+    t = _parse_dec(t, {"p": PRICE_DIGITS, "q": SIZE_DIGITS})
+    if t.height and (t["q"] <= 0).any():
+        raise _Fallback("trade quantity <= 0")
+    tid = t["t"].to_numpy()
+    te = t["te"].to_numpy()
+    seq = tr_seq[k]
+    rows = tr_rows[k]
+    prev = np.maximum.accumulate(np.concatenate([[-1], tid]))[:-1] if len(tid) else np.zeros(0, np.int64)
+    dup = tid <= prev
+    gap = (~dup) & (prev >= 0) & (tid != prev + 1)
+    kept_te = np.where(dup, np.iinfo(np.int64).min, te)
+    prev_te = np.maximum.accumulate(np.concatenate([[-1], kept_te]))[:-1] if len(te) else np.zeros(0, np.int64)
+    late = (~dup) & (te < prev_te)
+    st["duplicates"] += int(dup.sum())
+    st["trade_id_gaps"] = int(gap.sum())
+    st["ts_event_out_of_order"] += int(late.sum())
+    for m in np.flatnonzero(dup | gap | late).tolist():
+        where = f"{names[int(fidx[rows[m]])]}:{int(lnum[rows[m]])}"
+        if dup[m]:
+            qc.add(int(seq[m]), int(te[m]), "trades", "binance_duplicate", "stale_trade_id", "drop",
+                   f"{where}: trade id {int(tid[m])} <= previous {int(prev[m])}")
+            continue
+        if gap[m]:
+            qc.add(int(seq[m]), int(te[m]), "trades", "binance_trade_gap", "missing_trade_ids", "mark",
+                   f"{where}: trade id {int(tid[m])} after {int(prev[m])}")
+        if late[m]:
+            qc.add(int(seq[m]), int(te[m]), "trades", "ts_event_order", "decreasing_trade_time", "mark",
+                   f"{where}: trade time {int(te[m])} < previous {int(prev_te[m])}")
+    ok = ~dup
+    x = t["X"].to_numpy()[ok]
+    kind = np.array([int(TradeKind.REGULAR) if v is None or v == "MARKET" else int(TradeKind.OTHER) for v in x],
+                    dtype=np.uint8)
+    df = pl.DataFrame({
+        "ts_event": te[ok], "ts_recv": r.recv_arr[rows[ok]], "seq": seq[ok],
+        "price": t["p"].to_numpy()[ok], "size": t["q"].to_numpy()[ok],
+        "aggressor": np.where(t["m"].to_numpy()[ok].astype(bool), int(AggressorSide.SELL),
+                              int(AggressorSide.BUY)).astype(np.int8),
+        "kind": kind, "trade_id": tid[ok].astype(np.uint64), "order_id": np.zeros(int(ok.sum()), dtype=np.uint64),
+        "flags": np.full(int(ok.sum()), _LAST, dtype=np.uint8),
+    })
+    return validate(df, TRADES, where="binance trades")

@@ -16,6 +16,22 @@ from orderflow.ingest.binance import read_binance_capture, verify_binance
 
 T0 = 1_723_161_600_000  # ms
 
+# every test runs on both engines: the fast (vectorised + numba) one must equal the reference one
+pytestmark = pytest.mark.parametrize("engine", ["fast", "reference"])
+
+
+def _read(engine: str, paths: list[Path], **kw: Any) -> Any:
+    res = read_binance_capture(paths, engine=engine, **kw)
+    if not kw:  # clean input: the fast engine must not have fallen back
+        assert res.stats["engine"] == engine
+    return res
+
+
+def _verify(engine: str, paths: list[Path], **kw: Any) -> dict[str, Any]:
+    st = verify_binance(paths, engine=engine, **kw)
+    assert st["engine"] == engine
+    return st
+
 
 def _line(ts_ns: int, obj: dict[str, Any], stream: str | None = None) -> str:
     payload = {"stream": stream, "data": obj} if stream else obj
@@ -64,8 +80,8 @@ def spot_capture(tmp_path: Path) -> Path:
     return write(tmp_path / "btcusdt_1.gz", lines)
 
 
-def test_spot_sync_and_rows(tmp_path: Path) -> None:
-    res = read_binance_capture([spot_capture(tmp_path)])
+def test_spot_sync_and_rows(tmp_path: Path, engine: str) -> None:
+    res = _read(engine, [spot_capture(tmp_path)])
     st = res.stats
     assert st["market"] == "spot"
     assert (st["depth_events"], st["applied"], st["superseded"], st["gaps"]) == (3, 2, 1, 0)
@@ -100,8 +116,8 @@ def test_spot_sync_and_rows(tmp_path: Path) -> None:
     assert res.instrument.symbol == "BTCUSDT" and res.instrument.venue == "BINANCE"
 
 
-def test_spot_bbo_checks(tmp_path: Path) -> None:
-    st = verify_binance([spot_capture(tmp_path)])
+def test_spot_bbo_checks(tmp_path: Path, engine: str) -> None:
+    st = _verify(engine, [spot_capture(tmp_path)])
     # ticker u=104 equals the final id of the second diff: book bid 100.50 x 0.1 / ask 101 x 1.4
     assert st["bbo_checked"] == 1 and st["bbo_mismatches"] == 0
     # ticker u=101 is older than the first applied final id (102): no exact state to compare
@@ -112,19 +128,19 @@ def test_spot_bbo_checks(tmp_path: Path) -> None:
     assert st["first_asof_mismatch"]["bookTicker_u"] == 101
 
 
-def test_bbo_mismatch_is_reported(tmp_path: Path) -> None:
+def test_bbo_mismatch_is_reported(tmp_path: Path, engine: str) -> None:
     lines = [
         _line(1, SNAP),
         _line(2, spot_depth(101, 101, [["100.00", "2"]], [], T0), "s@depth"),
         _line(3, ticker(101, "100.00", "2.5", "101.00", "1.5"), "s@bookTicker"),  # book says 2, ticker 2.5
     ]
-    st = verify_binance([write(tmp_path / "x.gz", lines)])
+    st = _verify(engine, [write(tmp_path / "x.gz", lines)])
     assert st["bbo_checked"] == 1 and st["bbo_mismatches"] == 1
     assert st["first_bbo_mismatch"]["u"] == 101
     assert "x 2 /" in st["first_bbo_mismatch"]["book"] and "x 2.5" in st["first_bbo_mismatch"]["bookTicker"]
 
 
-def test_gap_quarantines_until_next_snapshot(tmp_path: Path) -> None:
+def test_gap_quarantines_until_next_snapshot(tmp_path: Path, engine: str) -> None:
     snap2 = {"lastUpdateId": 200, "bids": [["100.00", "9"]], "asks": [["101.00", "9"]]}
     lines = [
         _line(1, SNAP),
@@ -135,7 +151,7 @@ def test_gap_quarantines_until_next_snapshot(tmp_path: Path) -> None:
         _line(6, snap2),
         _line(7, spot_depth(206, 210, [["100.00", "6"]], [], T0 + 4), "s@depth"),
     ]
-    res = read_binance_capture([write(tmp_path / "g.gz", lines)])
+    res = _read(engine, [write(tmp_path / "g.gz", lines)])
     st = res.stats
     assert st["gaps"] == 1 and st["snapshots"] == 2 and st["applied"] == 3
     live = res.deltas.filter(pl.col("flags") & int(Flags.SNAPSHOT) == 0)
@@ -149,14 +165,14 @@ def test_gap_quarantines_until_next_snapshot(tmp_path: Path) -> None:
     assert qc.filter((pl.col("action") == "quarantine") & pl.col("detail").str.contains("u=199")).height == 1
 
 
-def test_no_snapshot_quarantines_everything(tmp_path: Path) -> None:
+def test_no_snapshot_quarantines_everything(tmp_path: Path, engine: str) -> None:
     lines = [_line(1, spot_depth(1, 2, [["1.0", "1"]], [], T0), "s@depth")]
-    res = read_binance_capture([write(tmp_path / "n.gz", lines)])
+    res = _read(engine, [write(tmp_path / "n.gz", lines)])
     assert res.deltas.height == 0
     assert res.qc.filter(pl.col("reason") == "no_snapshot").height == 1
 
 
-def test_usdm_rules(tmp_path: Path) -> None:
+def test_usdm_rules(tmp_path: Path, engine: str) -> None:
     snap = {**SNAP, "E": T0, "T": T0}
     lines = [
         _line(1, usdm_depth(90, 95, 80, [["100.0", "7"]], [], T0 - 5), "s@depth@0ms"),  # u < L: superseded
@@ -168,23 +184,23 @@ def test_usdm_rules(tmp_path: Path) -> None:
                   "T": T0 + 1, "E": T0 + 1}, "s@bookTicker"),
         _line(6, usdm_depth(111, 120, 109, [["99.0", "1"]], [], T0 + 2), "s@depth@0ms"),  # pu != 110: gap
     ]
-    st = verify_binance([write(tmp_path / "f.gz", lines)])
+    st = _verify(engine, [write(tmp_path / "f.gz", lines)])
     assert st["market"] == "usdm"
     assert (st["applied"], st["superseded"], st["gaps"]) == (2, 1, 1)
     assert st["bbo_checked"] == 1 and st["bbo_mismatches"] == 0
 
 
-def test_files_chain_and_bare_payloads(tmp_path: Path) -> None:
+def test_files_chain_and_bare_payloads(tmp_path: Path, engine: str) -> None:
     f1 = write(tmp_path / "a.gz", [_line(1, SNAP), _line(2, spot_depth(101, 101, [["100.00", "2"]], [], T0))])
     f2 = write(tmp_path / "b.gz", [_line(3, spot_depth(102, 103, [["100.00", "3"]], [], T0 + 1))], gz=False)
-    res = read_binance_capture([f1, f2])
+    res = _read(engine, [f1, f2])
     assert res.stats["applied"] == 2 and res.stats["gaps"] == 0
     # the second file alone has no snapshot: its diff is quarantined
-    alone = read_binance_capture([f2])
+    alone = _read(engine, [f2])
     assert alone.stats["applied"] == 0 and alone.stats["quarantined"] == 1
 
 
-def test_duplicates_and_clock_order(tmp_path: Path) -> None:
+def test_duplicates_and_clock_order(tmp_path: Path, engine: str) -> None:
     lines = [
         _line(10, SNAP),
         _line(20, spot_depth(101, 101, [["100.00", "2"]], [], T0), "s@depth"),
@@ -193,7 +209,7 @@ def test_duplicates_and_clock_order(tmp_path: Path) -> None:
         _line(40, trade(5, "100.0", "1", False, T0), "s@trade"),  # duplicate trade
         _line(50, trade(9, "100.0", "1", True, T0 - 1), "s@trade"),  # ids 6..8 missing, time went back
     ]
-    res = read_binance_capture([write(tmp_path / "d.gz", lines)])
+    res = _read(engine, [write(tmp_path / "d.gz", lines)])
     st = res.stats
     assert st["duplicates"] == 2 and st["ts_recv_out_of_order"] == 1 and st["trade_id_gaps"] == 1
     assert st["ts_event_out_of_order"] == 1
@@ -202,31 +218,31 @@ def test_duplicates_and_clock_order(tmp_path: Path) -> None:
     assert {"binance_duplicate", "ts_recv_order", "binance_trade_gap", "ts_event_order"} <= rules
 
 
-def test_malformed_json(tmp_path: Path) -> None:
+def test_malformed_json(tmp_path: Path, engine: str) -> None:
     lines = [_line(1, SNAP), '2 {"stream":"x","data":{"e":"depthUpd', _line(3, trade(1, "1", "1", True, T0))]
     f = write(tmp_path / "m.gz", lines)
     with pytest.raises(DataFormatError) as ei:
-        read_binance_capture([f])
+        _read(engine, [f])
     assert "m.gz" in str(ei.value) and "line 2" in str(ei.value) and "malformed JSON" in str(ei.value)
-    res = read_binance_capture([f], continue_on_error=True)
+    res = _read(engine, [f], continue_on_error=True)
     assert res.stats["malformed_lines"] == 1
     assert res.qc.filter(pl.col("rule") == "parse_error")["action"].to_list() == ["quarantine"]
     assert res.trades.height == 1
 
 
-def test_bad_decimal_and_bad_timestamp(tmp_path: Path) -> None:
+def test_bad_decimal_and_bad_timestamp(tmp_path: Path, engine: str) -> None:
     f = write(tmp_path / "p.gz", [_line(1, SNAP), _line(2, spot_depth(101, 101, [["1e5", "1"]], [], T0))])
     with pytest.raises(DataFormatError, match=r"line 2.*field 'b'"):
-        read_binance_capture([f])
+        _read(engine, [f])
     g = write(tmp_path / "t.gz", ["abc {}"])
     with pytest.raises(DataFormatError, match="line 1"):
-        read_binance_capture([g])
+        _read(engine, [g])
 
 
-def test_other_symbol_is_skipped(tmp_path: Path) -> None:
+def test_other_symbol_is_skipped(tmp_path: Path, engine: str) -> None:
     eth = {**trade(1, "1", "1", True, T0), "s": "ETHUSDT"}
     f = write(tmp_path / "s.gz", [_line(1, trade(1, "1", "1", True, T0)), _line(2, eth)])
-    res = read_binance_capture([f])
+    res = _read(engine, [f])
     assert res.trades.height == 1 and res.stats["other_symbol"] == 1
-    only_eth = read_binance_capture([f], symbol="ethusdt")
+    only_eth = _read(engine, [f], symbol="ethusdt")
     assert only_eth.trades.height == 1 and only_eth.instrument.symbol == "ETHUSDT"
