@@ -21,6 +21,7 @@ from __future__ import annotations
 from orderflow._numba import jit
 
 # action codes (input)
+A_NONE = 0
 A_ADD = 1
 A_CANCEL = 2
 A_MODIFY = 3
@@ -412,7 +413,7 @@ def l3_apply(
                     pos += 1
                     ot[slot, O_SIZE] = sz
                     level_change(lt, ls, lbits, cnt, 0 if osd == 1 else 1, opx, sz - osz, 0)
-        else:
+        elif act != A_NONE:
             cnt[C_INVALID] += 1
         # only the last row of a record may carry LAST
         for j in range(start, pos - 1):

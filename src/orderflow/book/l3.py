@@ -19,6 +19,8 @@ L3_MODIFY     set the order to (price, size). A price change (or side change) is
 L3_EXECUTE    reduce by ``size`` because of a trade: an EXECUTE delta.
 L3_DELETE     remove the whole remaining order (``size`` ignored).
 L3_CLEAR      clear the whole book: one CLEAR row (side 0).
+L3_NONE       no book change (a trade print, a status record): carries flags, so an event may
+              end on it.
 ============  ===========================================================================
 
 Cancel/modify/execute/delete for an order not in the book counts as ``unknown_order_refs`` and
@@ -47,6 +49,7 @@ from orderflow.book import _l3_kernels as K
 from orderflow.core.enums import UNDEF_PRICE
 from orderflow.core.schema import BOOK_DELTAS
 
+L3_NONE = 0
 L3_ADD = 1
 L3_CANCEL = 2
 L3_MODIFY = 3
@@ -313,4 +316,14 @@ class L3Book:
         ).sort("priority")
 
 
-__all__ = ["L3_ADD", "L3_CANCEL", "L3_CLEAR", "L3_DELETE", "L3_EXECUTE", "L3_MODIFY", "L3Book", "L3Stats"]
+__all__ = [
+    "L3_ADD",
+    "L3_CANCEL",
+    "L3_CLEAR",
+    "L3_DELETE",
+    "L3_EXECUTE",
+    "L3_MODIFY",
+    "L3_NONE",
+    "L3Book",
+    "L3Stats",
+]
