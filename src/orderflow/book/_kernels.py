@@ -200,16 +200,11 @@ def apply_row(
         else:
             return R_IGNORED
         return R_OK
-    if side == 1:
-        s = 0
-        key = price
-    elif side == -1:
-        s = 1
-        key = ~price
-    else:
+    if (side != 1 and side != -1) or price == UNDEF_PRICE or size < 0 or action > A_CLEAR:
         return R_IGNORED
-    if price == UNDEF_PRICE or size < 0 or action > A_CLEAR:
-        return R_IGNORED
+    # branch-free side selection (sides alternate unpredictably): s = 0 bid, 1 ask; key = ~price for asks
+    s = (1 - np.int64(side)) >> 1
+    key = price ^ -s
     n = nlev[s]
     pos = find_level(keys, s, n, key)
     if action == A_ADD:
@@ -255,32 +250,51 @@ def write_snapshot(
     out_ts: np.ndarray,
     out_recv: np.ndarray,
     out_seq: np.ndarray,
-    out_lv: np.ndarray,
+    flat: np.ndarray,
+    ld: int,
 ) -> None:
     """Write the top ``depth`` levels into output row ``o``.
 
-    ``out_lv`` is int64[4 * depth, m] in DBN mbp-N column order (``level_names(depth)``):
-    rows ``0..d-1`` bid prices, ``d..2d-1`` bid sizes, ``2d..3d-1`` ask prices, ``3d..4d-1`` ask sizes.
+    ``flat`` is the level buffer ``out_lv`` (int64[4 * depth, ld], C order) viewed as 1-d, ``ld`` its
+    row length. Rows ``0..d-1`` of ``out_lv`` hold bid prices, ``d..2d-1`` bid sizes, ``2d..3d-1`` ask
+    prices and ``3d..4d-1`` ask sizes (DBN mbp-N column order, ``level_names(depth)``); empty levels
+    get UNDEF_PRICE and 0. Walking flat offsets (instead of 2-d indexing) makes this ~1.5x faster.
     """
     out_ts[o] = ts
     out_recv[o] = recv
     out_seq[o] = seq
     n0 = nlev[0]
     n1 = nlev[1]
-    for k in range(depth):
-        if k < n0:
-            out_lv[k, o] = keys[0, n0 - 1 - k]
-            out_lv[depth + k, o] = sizes[0, n0 - 1 - k]
-        else:
-            out_lv[k, o] = UNDEF_PRICE
-            out_lv[depth + k, o] = 0
-    for k in range(depth):
-        if k < n1:
-            out_lv[2 * depth + k, o] = ~keys[1, n1 - 1 - k]
-            out_lv[3 * depth + k, o] = sizes[1, n1 - 1 - k]
-        else:
-            out_lv[2 * depth + k, o] = UNDEF_PRICE
-            out_lv[3 * depth + k, o] = 0
+    k0 = n0 if n0 < depth else depth
+    k1 = n1 if n1 < depth else depth
+    pp = o
+    ps = depth * ld + o
+    j = n0 - 1
+    for _ in range(k0):
+        flat[pp] = keys[0, j]
+        flat[ps] = sizes[0, j]
+        pp += ld
+        ps += ld
+        j -= 1
+    for _ in range(k0, depth):
+        flat[pp] = UNDEF_PRICE
+        flat[ps] = 0
+        pp += ld
+        ps += ld
+    pp = 2 * depth * ld + o
+    ps = 3 * depth * ld + o
+    j = n1 - 1
+    for _ in range(k1):
+        flat[pp] = ~keys[1, j]
+        flat[ps] = sizes[1, j]
+        pp += ld
+        ps += ld
+        j -= 1
+    for _ in range(k1, depth):
+        flat[pp] = UNDEF_PRICE
+        flat[ps] = 0
+        pp += ld
+        ps += ld
 
 
 @jit
@@ -332,6 +346,8 @@ def process_deltas(
     """
     n = side.shape[0]
     m = out_ts.shape[0]
+    ld = out_lv.shape[1]
+    flat = out_lv.reshape(out_lv.size)
     has_vol = vol.shape[0] > 0
     # clock state and counters live in locals (registers) inside the loop; written back once on exit
     at_boundary = clk[CS_AT_BOUNDARY]
@@ -378,7 +394,8 @@ def process_deltas(
                             out_ts,
                             out_recv,
                             out_seq,
-                            out_lv,
+                            flat,
+                            ld,
                         )
                         n_out += 1
                         n_snaps += 1
@@ -458,7 +475,8 @@ def process_deltas(
                     out_ts,
                     out_recv,
                     out_seq,
-                    out_lv,
+                    flat,
+                    ld,
                 )
                 n_out += 1
                 n_snaps += 1
