@@ -64,7 +64,10 @@ P_SIZE = 9  # mean limit/cancel order size, lots (geometric)
 P_MSIZE = 10  # mean market order size, lots (geometric)
 P_DEPTH = 11  # mean size of a level revealed by a price move, lots (geometric)
 P_HOLE = 12  # probability that a revealed level is empty
-P_LEN = 13
+P_LSIZE = 13  # 1 / log(1 - 1/P_SIZE): geometric draws without a second log (0 when the mean is 1)
+P_LMSIZE = 14  # same for P_MSIZE
+P_LDEPTH = 15  # same for P_DEPTH
+P_LEN = 16
 
 # -- artifact parameters (A) ------------------------------------------------------------------------------------
 A_STALE = 0  # probability per genuine event that a stale-quote spell starts
@@ -101,6 +104,17 @@ def geometric(u: float, mean: float) -> int:
     return 1 + int(math.log(u) / math.log(1.0 - 1.0 / mean))
 
 
+def inv_log(mean: float) -> float:
+    """``1 / log(1 - 1/mean)`` for :func:`geo` (0 for mean <= 1: the draw is then always 1)."""
+    return 1.0 / math.log(1.0 - 1.0 / mean) if mean > 1.0 else 0.0
+
+
+@jit
+def geo(u: float, inv: float) -> int:
+    """:func:`geometric` with the denominator precomputed by :func:`inv_log` (same draws)."""
+    return 1 + int(math.log(u) * inv)
+
+
 @jit
 def _u(u: np.ndarray, pos: int) -> float:
     """Uniform in (0, 1] (never 0, so log is safe)."""
@@ -109,7 +123,7 @@ def _u(u: np.ndarray, pos: int) -> float:
 
 
 @jit
-def _refill(q: np.ndarray, start: int, ua: np.ndarray, pa: int, mean: float, hole: float, lot: int) -> int:
+def _refill(q: np.ndarray, start: int, ua: np.ndarray, pa: int, inv: float, hole: float, lot: int) -> int:
     """Fill levels q[start:] as newly revealed depth (q[0] never empty); returns the new ua position."""
     n = q.shape[0]
     for k in range(start, n):
@@ -118,7 +132,7 @@ def _refill(q: np.ndarray, start: int, ua: np.ndarray, pa: int, mean: float, hol
             pa += 1
         else:
             pa += 1
-            q[k] = geometric(_u(ua, pa), mean) * lot
+            q[k] = geo(_u(ua, pa), inv) * lot
             pa += 1
     return pa
 
@@ -330,7 +344,7 @@ def sim_kernel(
                 pb += 1
                 j = 0 if locked else 1 + int(ub[pb] * 2.0)
                 pb += 1
-                gsize = geometric(_u(ub, pb), P[reg, P_SIZE]) * lot
+                gsize = geo(_u(ub, pb), P[reg, P_LSIZE]) * lot
                 pb += 1
                 life = int(A[A_GLITCH_NS])
                 gap = t - t_prev
@@ -385,7 +399,7 @@ def sim_kernel(
                 pb += 1
                 k = int(ub[pb] * L)
                 pb += 1
-                fsize = geometric(_u(ub, pb), P[reg, P_SIZE]) * lot
+                fsize = geo(_u(ub, pb), P[reg, P_LSIZE]) * lot
                 pb += 1
                 q = bq if side == 1 else aq
                 if q[k] == 0:
@@ -457,7 +471,7 @@ def sim_kernel(
                 if y < W[reg, j]:
                     k = j
                     break
-            size = geometric(_u(ua, pa), smean) * lot
+            size = geo(_u(ua, pa), P[reg, P_LSIZE]) * lot
             pa += 1
             if ev_side == 1:
                 bq[k] += size
@@ -476,7 +490,7 @@ def sim_kernel(
             pa += 1
             if j > spread - 1:
                 j = spread - 1
-            size = geometric(_u(ua, pa), smean) * lot
+            size = geo(_u(ua, pa), P[reg, P_LSIZE]) * lot
             pa += 1
             q = bq if ev_side == 1 else aq
             sgn = 1 if ev_side == 1 else -1
@@ -523,7 +537,7 @@ def sim_kernel(
                         if q[j] > 0:
                             k = j
                             break
-                csz = geometric(_u(ua, pa), smean) * lot
+                csz = geo(_u(ua, pa), P[reg, P_LSIZE]) * lot
                 pa += 1
                 if csz > q[k]:
                     csz = q[k]
@@ -541,7 +555,7 @@ def sim_kernel(
                 best = ask if buy else bid
                 sgn = -1 if buy else 1
                 tot = sa if buy else sb
-                m = geometric(_u(ua, pa), P[reg, P_MSIZE]) * lot
+                m = geo(_u(ua, pa), P[reg, P_LMSIZE]) * lot
                 pa += 1
                 if m > tot:
                     m = tot
@@ -574,7 +588,7 @@ def sim_kernel(
                     break
             for k in range(L - j):
                 q[k] = q[k + j]
-            pa = _refill(q, L - j, ua, pa, P[reg, P_DEPTH], P[reg, P_HOLE], lot)
+            pa = _refill(q, L - j, ua, pa, P[reg, P_LDEPTH], P[reg, P_HOLE], lot)
             nb = best - sgn * j
             if ev_side == 1:
                 st[S_BID] = nb

@@ -382,6 +382,8 @@ class _DayRun:
         P = np.array([r.vector() for r in cfg.regimes], dtype=np.float64)
         P[:, K.P_RATE] *= base
         P[:, K.P_DEPTH] = np.maximum(P[:, K.P_DEPTH] * prof.depth_mult, 1.0)
+        for col, mean in ((K.P_LSIZE, K.P_SIZE), (K.P_LMSIZE, K.P_MSIZE), (K.P_LDEPTH, K.P_DEPTH)):
+            P[:, col] = [K.inv_log(m) for m in P[:, mean]]
         self.P = P
         self.TR = np.cumsum(cfg.jump_matrix(), axis=1)
         self.TR[:, -1] = 2.0  # guard against rounding: the last regime with positive mass catches all
@@ -427,42 +429,41 @@ class _DayRun:
         self.pb = 0
         self.mb = np.zeros((2 * L + 4, 3), dtype=np.int64)
         self.tb = np.zeros((L + 2, 3), dtype=np.int64)
-        self._alloc(_STEP_EVENTS)
         self.first = True
 
     def _alloc(self, step: int) -> None:
         pairs = self.cfg.artifacts.burst_pairs
         nd = 3 * step + 12 * self.L + 4 * pairs + 64
         self.o: dict[str, np.ndarray] = {
-            "ts_event": np.zeros(nd, np.int64),
-            "seq": np.zeros(nd, np.int64),
-            "side": np.zeros(nd, np.int8),
-            "action": np.zeros(nd, np.uint8),
-            "price": np.zeros(nd, np.int64),
-            "size": np.zeros(nd, np.int64),
-            "flags": np.zeros(nd, np.uint8),
+            "ts_event": np.empty(nd, np.int64),
+            "seq": np.empty(nd, np.int64),
+            "side": np.empty(nd, np.int8),
+            "action": np.empty(nd, np.uint8),
+            "price": np.empty(nd, np.int64),
+            "size": np.empty(nd, np.int64),
+            "flags": np.empty(nd, np.uint8),
         }
         nt = step + 4 * self.L + 32
         self.t: dict[str, np.ndarray] = {
-            "ts_event": np.zeros(nt, np.int64),
-            "seq": np.zeros(nt, np.int64),
-            "price": np.zeros(nt, np.int64),
-            "size": np.zeros(nt, np.int64),
-            "aggressor": np.zeros(nt, np.int8),
-            "trade_id": np.zeros(nt, np.uint64),
+            "ts_event": np.empty(nt, np.int64),
+            "seq": np.empty(nt, np.int64),
+            "price": np.empty(nt, np.int64),
+            "size": np.empty(nt, np.int64),
+            "aggressor": np.empty(nt, np.int8),
+            "trade_id": np.empty(nt, np.uint64),
         }
         nr = 1024
         self.r: dict[str, np.ndarray] = {
-            "ts_event": np.zeros(nr, np.int64),
-            "seq": np.zeros(nr, np.int64),
-            "regime": np.zeros(nr, np.int16),
+            "ts_event": np.empty(nr, np.int64),
+            "seq": np.empty(nr, np.int64),
+            "regime": np.empty(nr, np.int16),
         }
         nx = step // 8 + 4 * pairs + 64
         self.x: dict[str, np.ndarray] = {
-            "seq": np.zeros(nx, np.int64),
-            "ts_event": np.zeros(nx, np.int64),
-            "table": np.zeros(nx, np.int8),
-            "kind": np.zeros(nx, np.int8),
+            "seq": np.empty(nx, np.int64),
+            "ts_event": np.empty(nx, np.int64),
+            "table": np.empty(nx, np.int8),
+            "kind": np.empty(nx, np.int8),
         }
 
     @property
@@ -498,18 +499,18 @@ class _DayRun:
         return df
 
     def _deltas_frame(self, o: dict[str, np.ndarray], n: int) -> pl.DataFrame:
-        ts = o["ts_event"][:n].copy()
+        ts = o["ts_event"][:n]
         return pl.DataFrame(
             {
                 "ts_event": ts,
-                "ts_recv": ts + self.cfg.recv_latency_ns,
-                "seq": o["seq"][:n].copy(),
-                "side": o["side"][:n].copy(),
-                "action": o["action"][:n].copy(),
-                "price": o["price"][:n].copy(),
-                "size": o["size"][:n].copy(),
+                "ts_recv": ts if self.cfg.recv_latency_ns == 0 else ts + self.cfg.recv_latency_ns,
+                "seq": o["seq"][:n],
+                "side": o["side"][:n],
+                "action": o["action"][:n],
+                "price": o["price"][:n],
+                "size": o["size"][:n],
                 "order_id": np.zeros(n, np.uint64),
-                "flags": o["flags"][:n].copy(),
+                "flags": o["flags"][:n],
             }
         )
 
@@ -533,6 +534,8 @@ class _DayRun:
         target = min(ev0 + n_events, int(st[K.S_MAX_EVENTS]))
         while not self.done and (int(st[K.S_EVENTS]) < target or target == int(st[K.S_MAX_EVENTS])):
             st[K.S_TARGET] = min(int(st[K.S_EVENTS]) + _STEP_EVENTS, target)
+            # fresh buffers per call: the frames below wrap them without copying
+            self._alloc(_STEP_EVENTS)
             o, t, r, x = self.o, self.t, self.r, self.x
             nd, nt, nr, nx, self.pa, self.pb = kernel(
                 st,
@@ -573,31 +576,31 @@ class _DayRun:
             if nd:
                 parts_d.append(self._deltas_frame(o, nd))
             if nt:
-                ts = t["ts_event"][:nt].copy()
+                ts = t["ts_event"][:nt]
                 parts_t.append(
                     pl.DataFrame(
                         {
                             "ts_event": ts,
-                            "ts_recv": ts + self.cfg.recv_latency_ns,
-                            "seq": t["seq"][:nt].copy(),
-                            "price": t["price"][:nt].copy(),
-                            "size": t["size"][:nt].copy(),
-                            "aggressor": t["aggressor"][:nt].copy(),
+                            "ts_recv": ts if self.cfg.recv_latency_ns == 0 else ts + self.cfg.recv_latency_ns,
+                            "seq": t["seq"][:nt],
+                            "price": t["price"][:nt],
+                            "size": t["size"][:nt],
+                            "aggressor": t["aggressor"][:nt],
                             "kind": np.zeros(nt, np.uint8),
-                            "trade_id": t["trade_id"][:nt].copy(),
+                            "trade_id": t["trade_id"][:nt],
                             "order_id": np.zeros(nt, np.uint64),
                             "flags": np.full(nt, int(Flags.LAST), np.uint8),
                         }
                     )
                 )
             if nr:
-                parts_r.append(pl.DataFrame({k: v[:nr].copy() for k, v in r.items()}))
+                parts_r.append(pl.DataFrame({k: v[:nr] for k, v in r.items()}))
             if nx:
                 parts_x.append(
                     pl.DataFrame(
                         {
-                            "seq": x["seq"][:nx].copy(),
-                            "ts_event": x["ts_event"][:nx].copy(),
+                            "seq": x["seq"][:nx],
+                            "ts_event": x["ts_event"][:nx],
                             "table": pl.Series(np.array(_TABLES)[x["table"][:nx]], dtype=pl.Utf8),
                             "kind": pl.Series(np.array(ARTIFACT_KINDS)[x["kind"][:nx]], dtype=pl.Utf8),
                         }
