@@ -193,7 +193,7 @@ def _read_bytes(path: Path) -> tuple[bytes, bool]:
     stream = pa.input_stream(pa.BufferReader(raw), compression="zstd")
     try:
         while True:
-            chunk = stream.read(1 << 24)
+            chunk = stream.read(1 << 18)  # small reads: a truncated stream loses at most one chunk
             if not chunk:
                 break
             parts.append(chunk)
