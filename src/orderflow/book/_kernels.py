@@ -207,34 +207,23 @@ def apply_row(
     key = price ^ -s
     n = nlev[s]
     pos = find_level(keys, s, n, key)
-    if action == A_ADD:
-        if pos >= 0:
-            sizes[s, pos] += size
-        elif size > 0:
-            if n >= keys.shape[1]:
-                return R_FULL
-            _insert(keys, sizes, nlev, s, -pos - 1, key, size)
+    # one code path for all three size actions (selects, not a 3-way branch: actions are unpredictable)
+    is_set = action == A_SET
+    delta = size if action == A_ADD else -size
+    if pos >= 0:
+        new = size if is_set else sizes[s, pos] + delta
+        if new > 0:
+            sizes[s, pos] = new
+            return R_OK
+        _delete(keys, sizes, nlev, s, pos)
+        return R_NEG_CLAMP if new < 0 else R_OK
+    new = size if is_set else delta
+    if new > 0:
+        if n >= keys.shape[1]:
+            return R_FULL
+        _insert(keys, sizes, nlev, s, -pos - 1, key, new)
         return R_OK
-    if action == A_SET:
-        if pos >= 0:
-            if size > 0:
-                sizes[s, pos] = size
-            else:
-                _delete(keys, sizes, nlev, s, pos)
-        elif size > 0:
-            if n >= keys.shape[1]:
-                return R_FULL
-            _insert(keys, sizes, nlev, s, -pos - 1, key, size)
-        return R_OK
-    # REDUCE or EXECUTE
-    if pos < 0:
-        return R_MISSING if size > 0 else R_OK
-    left = sizes[s, pos] - size
-    if left > 0:
-        sizes[s, pos] = left
-        return R_OK
-    _delete(keys, sizes, nlev, s, pos)
-    return R_NEG_CLAMP if left < 0 else R_OK
+    return R_MISSING if new < 0 else R_OK
 
 
 @jit(inline="always")
