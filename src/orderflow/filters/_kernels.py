@@ -1,0 +1,280 @@
+"""Sequential filter kernels (numba; the plain-Python twin of each is ``kernel.py_func``).
+
+All inputs are contiguous numpy arrays in event (``seq``) order. Events are indexed 0..n-1; delta
+and trade rows of event i are ``[d_lo[i], d_hi[i])`` and ``[t_lo[i], t_hi[i])``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from orderflow._numba import jit
+
+STALE_NONE = 0
+STALE_CATCH_UP = 1
+STALE_SIDE = 2
+STALE_HEARTBEAT = 3
+
+
+@jit
+def stale_kernel(
+    ts: np.ndarray,
+    bid_upd: np.ndarray,
+    ask_upd: np.ndarray,
+    unm_bid: np.ndarray,
+    unm_ask: np.ndarray,
+    min_age_ns: int,
+    min_other: int,
+    min_unmatched: int,
+    heartbeat_ns: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per event: (reason code, side code +1/-1/0, age of the stale side in ns).
+
+    State per side: time of its last update, messages updating the other side since then, regular
+    trades that hit it without a level update since then. An update of a side whose state says
+    "stale" is a ``catch_up``; other events while a side is stale are ``stale_side``; with
+    ``heartbeat_ns > 0`` a side older than it is ``heartbeat``. A side counts only after its first
+    update (no age before the first quote).
+    """
+    n = ts.shape[0]
+    reason = np.zeros(n, np.int8)
+    side_out = np.zeros(n, np.int8)
+    age_out = np.zeros(n, np.int64)
+    last = np.zeros(2, np.int64)
+    seen = np.zeros(2, np.bool_)
+    other = np.zeros(2, np.int64)
+    unm = np.zeros(2, np.int64)
+    for i in range(n):
+        t = ts[i]
+        for s in range(2):
+            upd = bid_upd[i] if s == 0 else ask_upd[i]
+            upd_other = ask_upd[i] if s == 0 else bid_upd[i]
+            hits = unm_bid[i] if s == 0 else unm_ask[i]
+            code = 1 if s == 0 else -1
+            if upd:
+                if seen[s]:
+                    age = t - last[s]
+                    if age >= min_age_ns and (other[s] >= min_other or unm[s] >= min_unmatched):
+                        reason[i] = STALE_CATCH_UP
+                        side_out[i] = code
+                        age_out[i] = age
+                seen[s] = True
+                last[s] = t
+                other[s] = 0
+                unm[s] = 0
+            else:
+                if upd_other:
+                    other[s] += 1
+                unm[s] += hits
+                if seen[s] and reason[i] == STALE_NONE:
+                    age = t - last[s]
+                    if age >= min_age_ns and (other[s] >= min_other or unm[s] >= min_unmatched):
+                        reason[i] = STALE_SIDE
+                        side_out[i] = code
+                        age_out[i] = age
+                    elif heartbeat_ns > 0 and age >= heartbeat_ns:
+                        reason[i] = STALE_HEARTBEAT
+                        side_out[i] = code
+                        age_out[i] = age
+    return reason, side_out, age_out
+
+
+@jit
+def flicker_kernel(
+    key: np.ndarray,
+    n_keys: int,
+    action: np.ndarray,
+    size: np.ndarray,
+    flags: np.ndarray,
+    ts: np.ndarray,
+    window_ns: int,
+    min_flips: int,
+) -> np.ndarray:
+    """Rows that belong to a run of >= ``min_flips`` size reversals at one (side, price) key.
+
+    ``key`` is a dense id 0..n_keys-1 per (side, price). The size change of a row is ``+size`` (ADD),
+    ``-size`` (REDUCE) or ``size - previous level size`` (SET, absolute); a flip is a non-zero change
+    equal to minus the previous change at the key, at most ``window_ns`` later. EXECUTE, CLEAR and
+    snapshot rows end the run (EXECUTE/SET still update the tracked level size).
+    """
+    n = key.shape[0]
+    mark = np.zeros(n, np.bool_)
+    prev_row = np.full(n, -1, np.int64)
+    last_row = np.full(n_keys, -1, np.int64)
+    last_change = np.zeros(n_keys, np.int64)
+    last_ts = np.zeros(n_keys, np.int64)
+    level = np.zeros(n_keys, np.int64)
+    run = np.zeros(n_keys, np.int64)
+    for r in range(n):
+        a = action[r]
+        if a == 5:  # CLEAR: forget everything (levels are gone)
+            for k in range(n_keys):
+                level[k] = 0
+                run[k] = 0
+                last_row[k] = -1
+                last_change[k] = 0
+            continue
+        k = key[r]
+        if a == 1:
+            change = size[r]
+            level[k] += change
+        elif a == 2:
+            change = -size[r]
+            level[k] -= size[r]
+        elif a == 4:
+            change = size[r] - level[k]
+            level[k] = size[r]
+        else:  # EXECUTE or unknown
+            level[k] -= size[r]
+            change = 0
+        if (flags[r] & 32) != 0:
+            change = 0
+        prev_row[r] = last_row[k]
+        if change != 0 and last_row[k] >= 0 and last_change[k] == -change and ts[r] - last_ts[k] <= window_ns:
+            run[k] += 1
+        else:
+            run[k] = 0
+        if run[k] >= min_flips:
+            mark[r] = True
+            if run[k] == min_flips:
+                j = prev_row[r]
+                for _ in range(min_flips):
+                    if j < 0:
+                        break
+                    mark[j] = True
+                    j = prev_row[j]
+        last_row[k] = r
+        last_change[k] = change
+        last_ts[k] = ts[r]
+    return mark
+
+
+@jit
+def duplicate_kernel(
+    ts: np.ndarray,
+    d_lo: np.ndarray,
+    d_hi: np.ndarray,
+    t_lo: np.ndarray,
+    t_hi: np.ndarray,
+    d_side: np.ndarray,
+    d_action: np.ndarray,
+    d_price: np.ndarray,
+    d_size: np.ndarray,
+    d_oid: np.ndarray,
+    d_flags: np.ndarray,
+    t_price: np.ndarray,
+    t_size: np.ndarray,
+    t_aggr: np.ndarray,
+    t_oid: np.ndarray,
+    max_lag: int,
+) -> np.ndarray:
+    """Per event: index of an earlier identical event (same ts_event and rows) or -1.
+
+    Looks back at most ``max_lag`` events while ``ts_event`` is equal; rows are compared exactly in
+    order. Events holding snapshot rows (flag 32) are never duplicates.
+    """
+    n = ts.shape[0]
+    out = np.full(n, -1, np.int64)
+    for i in range(n):
+        nd = d_hi[i] - d_lo[i]
+        nt = t_hi[i] - t_lo[i]
+        if nd + nt == 0:
+            continue
+        if nd > 0 and (d_flags[d_lo[i]] & 32) != 0:
+            continue
+        j = i - 1
+        lag = 0
+        while j >= 0 and lag < max_lag and ts[j] == ts[i]:
+            lag += 1
+            if d_hi[j] - d_lo[j] == nd and t_hi[j] - t_lo[j] == nt:
+                same = True
+                for q in range(nd):
+                    a = d_lo[i] + q
+                    b = d_lo[j] + q
+                    if (
+                        d_side[a] != d_side[b]
+                        or d_action[a] != d_action[b]
+                        or d_price[a] != d_price[b]
+                        or d_size[a] != d_size[b]
+                        or d_oid[a] != d_oid[b]
+                    ):
+                        same = False
+                        break
+                if same:
+                    for q in range(nt):
+                        a = t_lo[i] + q
+                        b = t_lo[j] + q
+                        if (
+                            t_price[a] != t_price[b]
+                            or t_size[a] != t_size[b]
+                            or t_aggr[a] != t_aggr[b]
+                            or t_oid[a] != t_oid[b]
+                        ):
+                            same = False
+                            break
+                if same:
+                    out[i] = j
+                    break
+            j -= 1
+    return out
+
+
+@jit
+def index_events(
+    dseq: np.ndarray, tseq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge two sorted seq columns: (event seqs, d_lo, d_hi, t_lo, t_hi) in one pass."""
+    nd = dseq.shape[0]
+    nt = tseq.shape[0]
+    seq = np.empty(nd + nt, np.int64)
+    d_lo = np.empty(nd + nt, np.int64)
+    d_hi = np.empty(nd + nt, np.int64)
+    t_lo = np.empty(nd + nt, np.int64)
+    t_hi = np.empty(nd + nt, np.int64)
+    i = 0
+    j = 0
+    n = 0
+    while i < nd or j < nt:
+        if j >= nt or (i < nd and dseq[i] <= tseq[j]):
+            s = dseq[i]
+        else:
+            s = tseq[j]
+        seq[n] = s
+        d_lo[n] = i
+        while i < nd and dseq[i] == s:
+            i += 1
+        d_hi[n] = i
+        t_lo[n] = j
+        while j < nt and tseq[j] == s:
+            j += 1
+        t_hi[n] = j
+        n += 1
+    return seq[:n], d_lo[:n], d_hi[:n], t_lo[:n], t_hi[:n]
+
+
+@jit
+def locate_sorted(seq: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Index of each key of the sorted ``keys`` in the sorted unique ``seq`` (-1 when absent)."""
+    n = seq.shape[0]
+    out = np.full(keys.shape[0], -1, np.int64)
+    i = 0
+    for q in range(keys.shape[0]):
+        k = keys[q]
+        while i < n and seq[i] < k:
+            i += 1
+        if i < n and seq[i] == k:
+            out[q] = i
+    return out
+
+
+__all__ = [
+    "STALE_CATCH_UP",
+    "STALE_HEARTBEAT",
+    "STALE_NONE",
+    "STALE_SIDE",
+    "duplicate_kernel",
+    "flicker_kernel",
+    "index_events",
+    "locate_sorted",
+    "stale_kernel",
+]
