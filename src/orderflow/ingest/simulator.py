@@ -10,7 +10,8 @@ Model (per instrument and day)
   and market orders arrive in the spirit of the queue-reactive model (Huang, Lehalle & Rosenbaum 2015)
   and of Cont, Stoikov & Talreja (2010): the event type is drawn with weights that depend on the book
   -- limit orders at distance k from the touch with weight ``limit_rate * exp(-k / limit_decay)``
-  (normalised over the window), orders inside the spread with weight ``inspread_rate`` per empty tick,
+  (normalised over the window), orders inside the spread with weight ``inspread_rate`` per empty tick
+  (split between the sides in proportion to their squared touch queues: the deeper side improves),
   cancels with weight ``cancel_rate`` per resting order (queue size / ``order_size_mean``) so the cancel
   rate is proportional to queue size, and market orders with weight
   ``market_rate * (1 + market_sensitivity * exp(-q_opp / queue_ref))``, higher when the queue they hit
@@ -23,7 +24,7 @@ Model (per instrument and day)
   ``mean_duration_s`` seconds and the next regime is drawn from ``transition`` (default: uniform over
   the others). Genuine events arrive as a Poisson process whose rate is the regime's ``intensity``
   times a base rate chosen so that the expected count per day is ``events_per_day``. The default
-  regimes are 0 = calm/liquid (deep, 1-tick spread, slow) and 1 = volatile/thin (4x the intensity,
+  regimes are 0 = calm/liquid (deep, tight spread, slow) and 1 = volatile/thin (3x the intensity,
   thin and holey depth, wide spread, aggressive flow).
 * Timestamps are int64 ns UTC within the session ``session_start``-``session_end`` (default
   09:30-16:00 America/New_York) of each business day. A day ends at the session close or after
@@ -53,6 +54,13 @@ Injected artifacts (each row labelled in SIM_ARTIFACTS, one label row per (seq, 
   (SET q + s, SET q, ...) -- add/cancel at the same price and size; all labelled ``burst``.
 * ``duplicate``: an exact repeat of a genuine message's rows (deltas and trades), same ``ts_event``,
   the next seq; labelled ``duplicate`` in each table it has rows in.
+
+Score filters per kind over ``stale_quote, crossed, locked, burst, duplicate``; ``glitch_clear`` rows
+are injected too (dropping them is harmless: they only undo a glitch). Default rates per genuine
+event: duplicate 2e-4, crossed/locked/burst 5e-5 each, stale_quote 2e-5 (``ArtifactConfig.clean()``
+turns all off). Instruments: ``SIM<k>`` takes variant k mod 4 of :data:`_VARIANTS` (SIM0 = the base
+tick/price; SIM1 5x tick and 2.5x price; SIM2 futures-like 25x tick, ~45x price, single-lot sizes;
+SIM3 low-priced and deep); other symbols pick a variant from a hash of the symbol.
 
 Artifact draws use their own random stream: turning artifacts on or off never changes the true book
 or the genuine events, only what is published and the seq numbering.
@@ -160,7 +168,7 @@ class ArtifactConfig(BaseModel):
     locked: float = Field(5e-5, ge=0, le=1)
     burst: float = Field(5e-5, ge=0, le=1)
     duplicate: float = Field(2e-4, ge=0, le=1)
-    stale_mean_ms: float = Field(2000.0, gt=0, description="mean stale spell, ms")
+    stale_mean_ms: float = Field(5000.0, gt=0, description="mean stale spell, ms")
     glitch_us: float = Field(200.0, ge=0, description="lifetime of a crossed/locked glitch, us")
     burst_pairs: int = Field(10, ge=1, le=1000, description="add/cancel flicker pairs per burst")
     burst_spacing_ns: int = Field(500, ge=0, description="time between burst messages, ns")
