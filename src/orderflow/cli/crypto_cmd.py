@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,9 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         print_json(summary)
         return
     st = summary["stats"]
-    extra = ", ".join(f"{k} {st[k]:,}" for k in ("gaps", "quarantined", "applied") if isinstance(st.get(k), int))
+    extra = ", ".join(
+        f"{k} {st[k]:,}" for k in ("gaps", "quarantined", "applied") if isinstance(st.get(k), int)
+    )
     console.print(
         f"{summary['instrument']} ({summary['venue']}): {summary['book_deltas']:,} deltas, {summary['trades']:,} "
         f"trades, {summary['book_snapshots']:,} snapshots, {summary['qc']:,} qc rows"
@@ -107,7 +110,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
     def ingest_binance_cmd(
         files: list[Path] = typer.Argument(..., help="Capture files of one symbol, in time order."),
         out: Path = typer.Option(..., "--out", "-o", help="Dataset directory (created if missing)."),
-        symbol: str | None = typer.Option(None, "--symbol", help="Keep only this symbol (default: first seen)."),
+        symbol: str | None = typer.Option(
+            None, "--symbol", help="Keep only this symbol (default: first seen)."
+        ),
         continue_on_error: bool = typer.Option(
             False, "--continue-on-error", help="Quarantine malformed lines into qc instead of stopping."
         ),
@@ -133,8 +138,15 @@ def register(app: typer.Typer, groups: Groups) -> None:
         from orderflow.ingest.binance import ingest_binance_vision
 
         t0 = time.perf_counter()
-        res = ingest_binance_vision(out, depth_snapshot=depth_snapshot, depth_update=depth_update, trades=trades,
-                                    agg_trades=agg_trades, book_ticker=book_ticker, futures=not spot)
+        res = ingest_binance_vision(
+            out,
+            depth_snapshot=depth_snapshot,
+            depth_update=depth_update,
+            trades=trades,
+            agg_trades=agg_trades,
+            book_ticker=book_ticker,
+            futures=not spot,
+        )
         _report(_summary(res, out, time.perf_counter() - t0), as_json)
 
     @groups.ingest.command("tardis", help=TARDIS_HELP)
@@ -142,7 +154,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         file: Path = typer.Argument(..., help="Tardis CSV file (plain or .gz)."),
         out: Path = typer.Option(..., "--out", "-o", help="Dataset directory (created if missing)."),
         kind: str | None = typer.Option(
-            None, "--kind", help="incremental_book_L2 | book_snapshot | trades | quotes (default: from header)."
+            None,
+            "--kind",
+            help="incremental_book_L2 | book_snapshot | trades | quotes (default: from header).",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     ) -> None:
@@ -170,7 +184,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @groups.verify.command("binance", help=VERIFY_HELP)
     def verify_binance_cmd(
         files: list[Path] = typer.Argument(..., help="Capture files of one symbol, in time order."),
-        symbol: str | None = typer.Option(None, "--symbol", help="Keep only this symbol (default: first seen)."),
+        symbol: str | None = typer.Option(
+            None, "--symbol", help="Keep only this symbol (default: first seen)."
+        ),
         continue_on_error: bool = typer.Option(
             False, "--continue-on-error", help="Quarantine malformed lines into qc instead of stopping."
         ),
@@ -185,9 +201,24 @@ def register(app: typer.Typer, groups: Groups) -> None:
             table = Table(title=f"Binance book check: {res['symbol']} ({res['market']})", show_header=True)
             table.add_column("check")
             table.add_column("value", justify="right")
-            for key in ("lines", "depth_events", "applied", "snapshots", "gaps", "quarantined", "superseded",
-                        "duplicates", "book_tickers", "bbo_checked", "bbo_mismatches", "asof_checked",
-                        "asof_mismatches", "crossed_after_event", "trades", "malformed_lines"):
+            for key in (
+                "lines",
+                "depth_events",
+                "applied",
+                "snapshots",
+                "gaps",
+                "quarantined",
+                "superseded",
+                "duplicates",
+                "book_tickers",
+                "bbo_checked",
+                "bbo_mismatches",
+                "asof_checked",
+                "asof_mismatches",
+                "crossed_after_event",
+                "trades",
+                "malformed_lines",
+            ):
                 table.add_row(key, f"{res[key]:,}")
             console.print(table)
             for name in ("first_bbo_mismatch", "first_asof_mismatch"):
@@ -196,4 +227,6 @@ def register(app: typer.Typer, groups: Groups) -> None:
             if not res["gaps"] and not res["bbo_mismatches"]:
                 console.print("[green]OK[/]: no gap, every id-matched bookTicker equals the book")
         if res["gaps"] or res["bbo_mismatches"]:
-            raise typer.Exit(1)
+            # sys.exit, not typer.Exit: main() runs click with standalone_mode=False, which would turn
+            # typer.Exit into a return value instead of the exit status
+            sys.exit(1)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,13 +35,15 @@ PRICE_DIGITS = 9
 SIZE_DIGITS = 8
 SIZE_UNIT = "0.00000001"
 _POW10 = [10**k for k in range(40)]
+_I64 = 2**63
 
 
 def dec_to_int(text: str, digits: int) -> int:
     """Exact decimal string -> integer count of ``10**-digits``.
 
     ``"61837.63000000"`` with ``digits=9`` gives ``61837630000000``. Extra decimals are accepted only
-    when they are zeros; exponents, blanks, ``+`` and other characters raise ``ValueError``.
+    when they are zeros; exponents, blanks, ``+``, other characters and values outside int64 raise
+    ``ValueError``.
     """
     whole, _, frac = text.partition(".")
     n = len(frac)
@@ -54,7 +55,10 @@ def dec_to_int(text: str, digits: int) -> int:
     body = whole[1:] if whole[:1] == "-" else whole
     if not ((body.isdigit() or (not body and frac)) and (not frac or frac.isdigit())):
         raise ValueError(f"not a decimal number: {text!r}")
-    return int(whole + frac) * _POW10[digits - n]
+    v = int(whole + frac) * _POW10[digits - n]
+    if not -_I64 <= v < _I64:
+        raise ValueError(f"{text!r} does not fit int64 at {digits} decimals")
+    return v
 
 
 def int_to_dec(value: int, digits: int) -> str:
@@ -66,25 +70,40 @@ def int_to_dec(value: int, digits: int) -> str:
     return f"{sign}{q}.{str(r).rjust(digits, '0').rstrip('0')}"
 
 
-def parse_price(text: Any, *, path: str | Path | None = None, line: int | None = None, fld: str = "price") -> int:
+def parse_price(
+    text: Any, *, path: str | Path | None = None, line: int | None = None, fld: str = "price"
+) -> int:
     """Decimal string -> int64 1e-9 units, or DataFormatError naming file, line and field."""
     try:
         return dec_to_int(str(text), PRICE_DIGITS)
     except (ValueError, TypeError):
-        raise DataFormatError(f"price {text!r} is not an exact decimal with <= 9 decimals", path=path, line=line,
-                              field=fld) from None
+        raise DataFormatError(
+            f"price {text!r} is not an exact decimal with <= 9 decimals", path=path, line=line, field=fld
+        ) from None
 
 
-def parse_size(text: Any, *, digits: int = SIZE_DIGITS, path: str | Path | None = None, line: int | None = None,
-               fld: str = "qty") -> int:
+def parse_size(
+    text: Any,
+    *,
+    digits: int = SIZE_DIGITS,
+    path: str | Path | None = None,
+    line: int | None = None,
+    fld: str = "qty",
+) -> int:
     """Decimal string -> integer count of ``10**-digits`` (must be >= 0)."""
     try:
         v = dec_to_int(str(text), digits)
     except (ValueError, TypeError):
-        raise DataFormatError(f"quantity {text!r} is not an exact decimal with <= {digits} decimals", path=path,
-                              line=line, field=fld) from None
+        raise DataFormatError(
+            f"quantity {text!r} is not an exact decimal with <= {digits} decimals",
+            path=path,
+            line=line,
+            field=fld,
+        ) from None
     if v < 0:
-        raise DataFormatError(f"quantity {text!r} is negative (rule: qty >= 0)", path=path, line=line, field=fld)
+        raise DataFormatError(
+            f"quantity {text!r} is negative (rule: qty >= 0)", path=path, line=line, field=fld
+        )
     return v
 
 
@@ -111,15 +130,17 @@ def open_text_lines(path: str | Path) -> Iterator[bytes]:
         magic = f.read(4)
     if magic[:2] == b"\x1f\x8b":
         with gzip.open(p, "rb") as g:
-            for raw in io.BufferedReader(g, buffer_size=1 << 20):  # type: ignore[arg-type]
+            for raw in g:
                 yield raw.rstrip(b"\r\n")
     elif magic == b"PK\x03\x04":
         with zipfile.ZipFile(p) as z:
             names = [n for n in z.namelist() if not n.endswith("/")]
             if len(names) != 1:
-                raise DataFormatError(f"zip must hold exactly one file, has {len(names)}: {names[:5]}", path=p)
+                raise DataFormatError(
+                    f"zip must hold exactly one file, has {len(names)}: {names[:5]}", path=p
+                )
             with z.open(names[0]) as member:
-                for raw in io.BufferedReader(member, buffer_size=1 << 20):  # type: ignore[arg-type]
+                for raw in member:
                     yield raw.rstrip(b"\r\n")
     else:
         with open(p, "rb") as f2:
@@ -139,7 +160,9 @@ def read_all_bytes(path: str | Path) -> bytes:
         with zipfile.ZipFile(p) as z:
             names = [n for n in z.namelist() if not n.endswith("/")]
             if len(names) != 1:
-                raise DataFormatError(f"zip must hold exactly one file, has {len(names)}: {names[:5]}", path=p)
+                raise DataFormatError(
+                    f"zip must hold exactly one file, has {len(names)}: {names[:5]}", path=p
+                )
             data = z.read(names[0])
     else:
         data = p.read_bytes()
@@ -221,8 +244,9 @@ class DeltaCols:
     def __len__(self) -> int:
         return len(self.seq)
 
-    def add(self, ts_event: int, ts_recv: int, seq: int, side: int, action: int, price: int, size: int,
-            flags: int) -> None:
+    def add(
+        self, ts_event: int, ts_recv: int, seq: int, side: int, action: int, price: int, size: int, flags: int
+    ) -> None:
         self.ts_event.append(ts_event)
         self.ts_recv.append(ts_recv)
         self.seq.append(seq)
@@ -232,8 +256,9 @@ class DeltaCols:
         self.size.append(size)
         self.flags.append(flags)
 
-    def add_levels(self, ts_event: int, ts_recv: int, seq: int, side: int, levels: list[tuple[int, int]],
-                   flags: int) -> None:
+    def add_levels(
+        self, ts_event: int, ts_recv: int, seq: int, side: int, levels: list[tuple[int, int]], flags: int
+    ) -> None:
         n = len(levels)
         if not n:
             return
@@ -281,8 +306,17 @@ class TradeCols:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def add(self, ts_event: int, ts_recv: int, seq: int, price: int, size: int, aggressor: int, kind: int,
-            trade_id: int) -> None:
+    def add(
+        self,
+        ts_event: int,
+        ts_recv: int,
+        seq: int,
+        price: int,
+        size: int,
+        aggressor: int,
+        kind: int,
+        trade_id: int,
+    ) -> None:
         self.rows.append((ts_event, ts_recv, seq, price, size, aggressor, kind, trade_id))
 
     def frame(self) -> pl.DataFrame:
@@ -314,7 +348,9 @@ class QCCols:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def add(self, seq: int, ts_event: int, table: str, rule: str, reason: str, action: str, detail: str) -> None:
+    def add(
+        self, seq: int, ts_event: int, table: str, rule: str, reason: str, action: str, detail: str
+    ) -> None:
         self.rows.append((seq, ts_event, table, rule, reason, action, detail))
 
     def counts(self) -> dict[str, int]:
@@ -343,8 +379,9 @@ class SnapshotCols:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def add(self, ts_event: int, ts_recv: int, seq: int, bids: list[tuple[int, int]],
-            asks: list[tuple[int, int]]) -> None:
+    def add(
+        self, ts_event: int, ts_recv: int, seq: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
+    ) -> None:
         d = self.depth
         row = [ts_event, ts_recv, seq]
         for lv in (bids, asks):
@@ -404,8 +441,11 @@ def write_result(res: CryptoResult, out: str | Path | Dataset, *, source: str) -
         rows: dict[str, int] = {}
         for name, df in tables.items():
             part = df.filter(_utc_date(pl.col("ts_event")) == d) if df.height else df
-            schema = book_snapshots(int(sum(1 for c in df.columns if c.startswith("bid_px_")))) \
-                if name == "book_snapshots" else None
+            schema = (
+                book_snapshots(int(sum(1 for c in df.columns if c.startswith("bid_px_"))))
+                if name == "book_snapshots"
+                else None
+            )
             ds.write(name, part, sym, d, schema=schema)
             rows[name] = part.height
         meta = {
@@ -465,7 +505,12 @@ def dec_expr(e: pl.Expr, digits: int) -> tuple[pl.Expr, pl.Expr]:
     whole_abs = whole.str.strip_prefix("-")
     extra_bad = frac.str.slice(digits).str.contains(r"[^0]")
     frac_d = frac.str.slice(0, digits).str.pad_end(digits, "0")
-    mag = pl.concat_str([whole_abs, frac_d]).str.strip_chars_start("0").replace("", "0").cast(pl.Int64, strict=False)
+    mag = (
+        pl.concat_str([whole_abs, frac_d])
+        .str.strip_chars_start("0")
+        .replace("", "0")
+        .cast(pl.Int64, strict=False)
+    )
     val = pl.when(neg).then(-mag).otherwise(mag)
     bad = (~e.str.contains(_DEC_RE)).fill_null(True) | extra_bad.fill_null(False) | mag.is_null()
     return val, bad
@@ -516,8 +561,14 @@ def _set_level(px: np.ndarray, sz: np.ndarray, n: int, p: int, q: int) -> int:
 
 
 @jit
-def book_bbo_kernel(ev_reset: np.ndarray, ev_start: np.ndarray, ev_end: np.ndarray, side: np.ndarray,
-                    price: np.ndarray, size: np.ndarray) -> np.ndarray:
+def book_bbo_kernel(
+    ev_reset: np.ndarray,
+    ev_start: np.ndarray,
+    ev_end: np.ndarray,
+    side: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+) -> np.ndarray:
     """Apply SET events to a price-level book; return the BBO after each event.
 
     Events are applied in array order; event ``e`` covers level rows ``ev_start[e]:ev_end[e]`` and first
@@ -563,7 +614,9 @@ _I64_MAX_DIV10 = (2**63 - 1) // 10
 
 
 @jit
-def parse_decimals_kernel(data: np.ndarray, offsets: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
+def parse_decimals_kernel(
+    data: np.ndarray, offsets: np.ndarray, digits: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact decimal strings (Arrow string buffers) -> int64 counts of ``10**-digits`` and a bad mask.
 
     Value ``k`` is ``data[offsets[k]:offsets[k + 1]]`` (ASCII). Accepted: ``-?digits[.digits]`` and
@@ -586,7 +639,7 @@ def parse_decimals_kernel(data: np.ndarray, offsets: np.ndarray, digits: int) ->
         ndig = 0
         ok = True
         while i < end:
-            c = data[i]
+            c = int(data[i])
             i += 1
             if c == 46:
                 if dot:
@@ -601,7 +654,7 @@ def parse_decimals_kernel(data: np.ndarray, offsets: np.ndarray, digits: int) ->
             ndig += 1
             if dot:
                 if frac < digits:
-                    if mag > _I64_MAX_DIV10:
+                    if mag > _I64_MAX_DIV10 or (mag == _I64_MAX_DIV10 and d > 7):
                         ok = False
                         break
                     mag = mag * 10 + d
@@ -610,7 +663,7 @@ def parse_decimals_kernel(data: np.ndarray, offsets: np.ndarray, digits: int) ->
                     ok = False
                     break
             else:
-                if mag > _I64_MAX_DIV10:
+                if mag > _I64_MAX_DIV10 or (mag == _I64_MAX_DIV10 and d > 7):
                     ok = False
                     break
                 mag = mag * 10 + d

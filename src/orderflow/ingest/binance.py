@@ -103,11 +103,13 @@ class _Cache:
         return v
 
 
-def _fmt_bbo(b: BBO | None) -> str:
+def _fmt_bbo(b: tuple[int, ...] | None) -> str:
     if b is None:
         return "none"
-    return (f"bid {int_to_dec(b[0], PRICE_DIGITS)} x {int_to_dec(b[1], SIZE_DIGITS)} / "
-            f"ask {int_to_dec(b[2], PRICE_DIGITS)} x {int_to_dec(b[3], SIZE_DIGITS)}")
+    return (
+        f"bid {int_to_dec(b[0], PRICE_DIGITS)} x {int_to_dec(b[1], SIZE_DIGITS)} / "
+        f"ask {int_to_dec(b[2], PRICE_DIGITS)} x {int_to_dec(b[3], SIZE_DIGITS)}"
+    )
 
 
 class BinanceReplayer:
@@ -185,8 +187,15 @@ class BinanceReplayer:
         if not self.continue_on_error:
             raise DataFormatError(msg, path=path, line=line, field=field)
         self.st["malformed_lines"] += 1
-        self.qc.add(self._next_seq(), self.last_venue_ts, "raw", "parse_error", "malformed", "quarantine",
-                    f"{path}:{line}: {msg}: {raw[:200].decode('utf-8', 'replace')}")
+        self.qc.add(
+            self._next_seq(),
+            self.last_venue_ts,
+            "raw",
+            "parse_error",
+            "malformed",
+            "quarantine",
+            f"{path}:{line}: {msg}: {raw[:200].decode('utf-8', 'replace')}",
+        )
 
     def feed_file(self, path: str | Path) -> None:
         p = str(path)
@@ -201,8 +210,13 @@ class BinanceReplayer:
             try:
                 ts_recv = int(ts_s)
             except ValueError:
-                self._bad(f"local timestamp {ts_s[:30]!r} is not an integer (expected '<local_ts_ns> <json>')",
-                          p, lineno, raw, "local_ts")
+                self._bad(
+                    f"local timestamp {ts_s[:30]!r} is not an integer (expected '<local_ts_ns> <json>')",
+                    p,
+                    lineno,
+                    raw,
+                    "local_ts",
+                )
                 continue
             try:
                 obj = loads(js)
@@ -211,8 +225,15 @@ class BinanceReplayer:
                 continue
             if ts_recv < self.last_recv:
                 self.st["ts_recv_out_of_order"] += 1
-                self.qc.add(self.seq, self.last_venue_ts, "raw", "ts_recv_order", "decreasing_local_ts", "mark",
-                            f"{p}:{lineno}: local ts {ts_recv} < previous {self.last_recv}")
+                self.qc.add(
+                    self.seq,
+                    self.last_venue_ts,
+                    "raw",
+                    "ts_recv_order",
+                    "decreasing_local_ts",
+                    "mark",
+                    f"{p}:{lineno}: local ts {ts_recv} < previous {self.last_recv}",
+                )
             else:
                 self.last_recv = ts_recv
             try:
@@ -250,8 +271,15 @@ class BinanceReplayer:
             self._on_trade(data, ts_recv, path, line)
         else:
             self.st["ignored_messages"] += 1
-            self.qc.add(self._next_seq(), self.last_venue_ts, "raw", "unsupported_message", str(e), "quarantine",
-                        f"{path}:{line}: stream {obj.get('stream', '?') if isinstance(obj, dict) else '?'}")
+            self.qc.add(
+                self._next_seq(),
+                self.last_venue_ts,
+                "raw",
+                "unsupported_message",
+                str(e),
+                "quarantine",
+                f"{path}:{line}: stream {obj.get('stream', '?') if isinstance(obj, dict) else '?'}",
+            )
 
     # ------------------------------------------------------------------------------------------------
     def _levels(self, rows: list[list[str]], path: str, line: int, fld: str) -> list[tuple[int, int]]:
@@ -273,7 +301,7 @@ class BinanceReplayer:
         ts_event = int(t) * NS_PER_MS if t else self.last_venue_ts or ts_recv
         if len(self.snapshot_prices) < 20_000:
             self.snapshot_prices += [p for p, _ in bids[:5000]] + [p for p, _ in asks[:5000]]
-        if self.synced and not self.need_first and L <= self.last_u:
+        if self.synced and not self.need_first and self.last_u >= L:
             # An older (or equal) snapshot while in sync: check it instead of rewinding the book.
             self.st["snapshots"] += 1
             self.st["snapshots_behind"] = self.st.get("snapshots_behind", 0) + 1
@@ -290,8 +318,14 @@ class BinanceReplayer:
         for item in buffered:
             self._process_depth(*item)
 
-    def _emit_snapshot(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]], ts_event: int,
-                       ts_recv: int, last_id: int) -> None:
+    def _emit_snapshot(
+        self,
+        bids: list[tuple[int, int]],
+        asks: list[tuple[int, int]],
+        ts_event: int,
+        ts_recv: int,
+        last_id: int,
+    ) -> None:
         book = self.book
         book.clear()
         for p, q in bids:
@@ -313,8 +347,15 @@ class BinanceReplayer:
         ts_event = int(t) * NS_PER_MS
         if ts_event < self.last_depth_ts:
             self.st["ts_event_out_of_order"] += 1
-            self.qc.add(self.seq, ts_event, "book_deltas", "ts_event_order", "decreasing_depth_time", "mark",
-                        f"{path}:{line}: depth time {ts_event} < previous {self.last_depth_ts}")
+            self.qc.add(
+                self.seq,
+                ts_event,
+                "book_deltas",
+                "ts_event_order",
+                "decreasing_depth_time",
+                "mark",
+                f"{path}:{line}: depth time {ts_event} < previous {self.last_depth_ts}",
+            )
         else:
             self.last_depth_ts = ts_event
         if ts_event > self.last_venue_ts:
@@ -329,8 +370,15 @@ class BinanceReplayer:
 
     def _quarantine(self, data: dict[str, Any], ts_event: int, path: str, line: int, reason: str) -> None:
         self.st["quarantined"] += 1
-        self.qc.add(self._next_seq(), ts_event, "book_deltas", "binance_gap", reason, "quarantine",
-                    f"{path}:{line}: U={data['U']} u={data['u']}")
+        self.qc.add(
+            self._next_seq(),
+            ts_event,
+            "book_deltas",
+            "binance_gap",
+            reason,
+            "quarantine",
+            f"{path}:{line}: U={data['U']} u={data['u']}",
+        )
 
     def _process_depth(self, data: dict[str, Any], ts_event: int, ts_recv: int, line: int, path: str) -> None:
         U = data["U"]
@@ -347,12 +395,21 @@ class BinanceReplayer:
                 self.st["superseded"] += 1
                 reason = "superseded_by_snapshot"
                 action = "drop" if not self.ever_synced else "quarantine"
-                self.qc.add(self._next_seq(), ts_event, "book_deltas", "binance_sync", reason, action,
-                            f"{path}:{line}: U={U} u={u} <= lastUpdateId={L}")
+                self.qc.add(
+                    self._next_seq(),
+                    ts_event,
+                    "book_deltas",
+                    "binance_sync",
+                    reason,
+                    action,
+                    f"{path}:{line}: U={U} u={u} <= lastUpdateId={L}",
+                )
                 return
             ok = (U <= L <= u or data.get("pu") == L) if usdm else (U <= L + 1 <= u)
             if not ok:
-                self._gap(data, ts_event, ts_recv, path, line, f"first diff after snapshot {L} does not straddle it")
+                self._gap(
+                    data, ts_event, ts_recv, path, line, f"first diff after snapshot {L} does not straddle it"
+                )
                 return
             self.need_first = False
             self.ever_synced = True
@@ -360,15 +417,22 @@ class BinanceReplayer:
             prev = self.last_u
             if u <= prev:
                 self.st["duplicates"] += 1
-                self.qc.add(self._next_seq(), ts_event, "book_deltas", "binance_duplicate", "stale_update_id", "drop",
-                            f"{path}:{line}: U={U} u={u} <= previous u={prev}")
+                self.qc.add(
+                    self._next_seq(),
+                    ts_event,
+                    "book_deltas",
+                    "binance_duplicate",
+                    "stale_update_id",
+                    "drop",
+                    f"{path}:{line}: U={U} u={u} <= previous u={prev}",
+                )
                 return
             if self.market == "usdm":
                 pu = data.get("pu")
                 if pu != prev:
                     self._gap(data, ts_event, ts_recv, path, line, f"pu={pu} != previous u={prev}")
                     return
-            elif U != prev + 1:
+            elif prev + 1 != U:
                 self._gap(data, ts_event, ts_recv, path, line, f"U={U} != previous u+1={prev + 1}")
                 return
         self._apply(data, ts_event, ts_recv, path, line)
@@ -377,8 +441,15 @@ class BinanceReplayer:
         self.st["gaps"] += 1
         self.synced = False
         self.need_first = False
-        self.qc.add(self.seq, ts_event, "book_deltas", "binance_gap", "sequence_gap", "quarantine",
-                    f"{path}:{line}: {why}; book unsynchronised until the next snapshot")
+        self.qc.add(
+            self.seq,
+            ts_event,
+            "book_deltas",
+            "binance_gap",
+            "sequence_gap",
+            "quarantine",
+            f"{path}:{line}: {why}; book unsynchronised until the next snapshot",
+        )
         self.buffer.append((data, ts_event, ts_recv, line, path))
 
     def _apply(self, data: dict[str, Any], ts_event: int, ts_recv: int, path: str, line: int) -> None:
@@ -400,8 +471,15 @@ class BinanceReplayer:
         self.st["applied"] += 1
         if book.crossed():
             self.st["crossed_after_event"] += 1
-            self.qc.add(seq, ts_event, "book_deltas", "crossed_book", "after_diff", "mark",
-                        f"{path}:{line}: u={u} {_fmt_bbo(book.bbo())}")
+            self.qc.add(
+                seq,
+                ts_event,
+                "book_deltas",
+                "crossed_book",
+                "after_diff",
+                "mark",
+                f"{path}:{line}: u={u} {_fmt_bbo(book.bbo())}",
+            )
         self._after_apply(u, seq, ts_event)
 
     # ------------------------------------------------------------------------------------------------
@@ -413,8 +491,9 @@ class BinanceReplayer:
         t = data.get("T") or data.get("E")
         ts_event = int(t) * NS_PER_MS if t else (self.last_venue_ts or ts_recv)
         seq = self._next_seq()
-        self.quotes.add(ts_event, ts_recv, seq, [(bbo[0], bbo[1])] if bbo[1] else [],
-                        [(bbo[2], bbo[3])] if bbo[3] else [])
+        self.quotes.add(
+            ts_event, ts_recv, seq, [(bbo[0], bbo[1])] if bbo[1] else [], [(bbo[2], bbo[3])] if bbo[3] else []
+        )
         if u <= self.last_bt_u:
             self.st["bbo_unmatched"] += 1  # stale/duplicate ticker: no id order to check against
             return
@@ -467,8 +546,12 @@ class BinanceReplayer:
             self.st["bbo_mismatches"] += 1
             detail = f"u={u}: book {_fmt_bbo(book_bbo)} vs bookTicker {_fmt_bbo(bt)}"
             if self.first_bbo_mismatch is None:
-                self.first_bbo_mismatch = {"u": u, "seq": seq, "book": _fmt_bbo(book_bbo),
-                                           "bookTicker": _fmt_bbo(bt)}
+                self.first_bbo_mismatch = {
+                    "u": u,
+                    "seq": seq,
+                    "book": _fmt_bbo(book_bbo),
+                    "bookTicker": _fmt_bbo(bt),
+                }
             self.qc.add(seq, ts_event, "book_snapshots", "binance_bbo", "bbo_mismatch", "mark", detail)
 
     def _asof_compare(self, F: int, book_bbo: BBO, seq: int, ts_event: int) -> None:
@@ -480,10 +563,15 @@ class BinanceReplayer:
         self.st["asof_checked"] += 1
         if bt != book_bbo:
             self.st["asof_mismatches"] += 1
-            detail = (f"after diff u={F}: book {_fmt_bbo(book_bbo)} vs bookTicker u={ids[i]} {_fmt_bbo(bt)}")
+            detail = f"after diff u={F}: book {_fmt_bbo(book_bbo)} vs bookTicker u={ids[i]} {_fmt_bbo(bt)}"
             if self.first_asof_mismatch is None:
-                self.first_asof_mismatch = {"u": F, "bookTicker_u": ids[i], "seq": seq,
-                                            "book": _fmt_bbo(book_bbo), "bookTicker": _fmt_bbo(bt)}
+                self.first_asof_mismatch = {
+                    "u": F,
+                    "bookTicker_u": ids[i],
+                    "seq": seq,
+                    "book": _fmt_bbo(book_bbo),
+                    "bookTicker": _fmt_bbo(bt),
+                }
             self.qc.add(seq, ts_event, "book_deltas", "binance_asof", "book_vs_bookticker", "mark", detail)
 
     # ------------------------------------------------------------------------------------------------
@@ -495,18 +583,39 @@ class BinanceReplayer:
         seq = self._next_seq()
         if tid <= self.last_trade_id:
             self.st["duplicates"] += 1
-            self.qc.add(seq, ts_event, "trades", "binance_duplicate", "stale_trade_id", "drop",
-                        f"{path}:{line}: trade id {tid} <= previous {self.last_trade_id}")
+            self.qc.add(
+                seq,
+                ts_event,
+                "trades",
+                "binance_duplicate",
+                "stale_trade_id",
+                "drop",
+                f"{path}:{line}: trade id {tid} <= previous {self.last_trade_id}",
+            )
             return
         if self.last_trade_id >= 0 and tid != self.last_trade_id + 1:
             self.st["trade_id_gaps"] += 1
-            self.qc.add(seq, ts_event, "trades", "binance_trade_gap", "missing_trade_ids", "mark",
-                        f"{path}:{line}: trade id {tid} after {self.last_trade_id}")
+            self.qc.add(
+                seq,
+                ts_event,
+                "trades",
+                "binance_trade_gap",
+                "missing_trade_ids",
+                "mark",
+                f"{path}:{line}: trade id {tid} after {self.last_trade_id}",
+            )
         self.last_trade_id = tid
         if ts_event < self.last_trade_ts:
             self.st["ts_event_out_of_order"] += 1
-            self.qc.add(seq, ts_event, "trades", "ts_event_order", "decreasing_trade_time", "mark",
-                        f"{path}:{line}: trade time {ts_event} < previous {self.last_trade_ts}")
+            self.qc.add(
+                seq,
+                ts_event,
+                "trades",
+                "ts_event_order",
+                "decreasing_trade_time",
+                "mark",
+                f"{path}:{line}: trade time {ts_event} < previous {self.last_trade_ts}",
+            )
         else:
             self.last_trade_ts = ts_event
         if ts_event > self.last_venue_ts:
@@ -514,7 +623,9 @@ class BinanceReplayer:
         price = self.px(data["p"])
         size = self.sz(data["q"])
         if size <= 0:
-            raise DataFormatError(f"trade quantity {data['q']!r} must be > 0", path=path, line=line, field="q")
+            raise DataFormatError(
+                f"trade quantity {data['q']!r} must be > 0", path=path, line=line, field="q"
+            )
         aggressor = int(AggressorSide.SELL) if data["m"] else int(AggressorSide.BUY)
         x = data.get("X")
         kind = int(TradeKind.REGULAR) if x in (None, "MARKET") else int(TradeKind.OTHER)
@@ -524,7 +635,9 @@ class BinanceReplayer:
     def finish(self) -> None:
         """End of input: diffs still waiting for a snapshot are quarantined; open checks are closed."""
         for data, ts_event, _ts_recv, line, path in self.buffer:
-            self._quarantine(data, ts_event, path, line, "no_snapshot" if not self.have_snapshot else "unsynced")
+            self._quarantine(
+                data, ts_event, path, line, "no_snapshot" if not self.have_snapshot else "unsynced"
+            )
         self.buffer.clear()
         # as-of checks still waiting: the last known ticker <= F is the answer if one exists
         while self.asof_queue:
@@ -544,8 +657,13 @@ class BinanceReplayer:
         sym = self.symbol or "UNKNOWN"
         venue = "BINANCE_USDM" if self.market == "usdm" else "BINANCE"
         cur = next((c for c in ("USDT", "USDC", "FDUSD", "BUSD", "BTC", "ETH") if sym.endswith(c)), "USD")
-        return Instrument(symbol=sym, venue=venue, tick_size=infer_tick(self.snapshot_prices),
-                          size_unit=SIZE_UNIT, currency=cur)
+        return Instrument(
+            symbol=sym,
+            venue=venue,
+            tick_size=infer_tick(self.snapshot_prices),
+            size_unit=SIZE_UNIT,
+            currency=cur,
+        )
 
     def result(self, sources: list[str]) -> CryptoResult:
         return CryptoResult(
@@ -565,8 +683,13 @@ def _ordered(paths: list[str | Path] | str | Path) -> list[str]:
     return [str(p) for p in paths]
 
 
-def read_binance_capture(paths: list[str | Path] | str | Path, *, symbol: str | None = None,
-                         continue_on_error: bool = False, engine: str = "fast") -> CryptoResult:
+def read_binance_capture(
+    paths: list[str | Path] | str | Path,
+    *,
+    symbol: str | None = None,
+    continue_on_error: bool = False,
+    engine: str = "fast",
+) -> CryptoResult:
     """Replay one or more consecutive raw capture files of one symbol (state carries across files).
 
     Parameters
@@ -596,12 +719,25 @@ def read_binance_capture(paths: list[str | Path] | str | Path, *, symbol: str | 
     return r.result(files)
 
 
-VERIFY_KEYS = ("depth_events", "applied", "gaps", "bbo_checked", "bbo_mismatches", "asof_checked",
-               "asof_mismatches", "first_bbo_mismatch")
+VERIFY_KEYS = (
+    "depth_events",
+    "applied",
+    "gaps",
+    "bbo_checked",
+    "bbo_mismatches",
+    "asof_checked",
+    "asof_mismatches",
+    "first_bbo_mismatch",
+)
 
 
-def verify_binance(paths: list[str | Path] | str | Path, *, symbol: str | None = None,
-                   continue_on_error: bool = False, engine: str = "fast") -> dict[str, Any]:
+def verify_binance(
+    paths: list[str | Path] | str | Path,
+    *,
+    symbol: str | None = None,
+    continue_on_error: bool = False,
+    engine: str = "fast",
+) -> dict[str, Any]:
     """Replay capture files and check the book against the venue's bookTicker (see module docstring).
 
     Returns counters: ``depth_events``, ``applied``, ``gaps``, ``bbo_checked``, ``bbo_mismatches``
@@ -614,8 +750,13 @@ def verify_binance(paths: list[str | Path] | str | Path, *, symbol: str | None =
     return out
 
 
-def ingest_binance(paths: list[str | Path] | str | Path, out: str | Path | Dataset, *, symbol: str | None = None,
-                   continue_on_error: bool = False) -> CryptoResult:
+def ingest_binance(
+    paths: list[str | Path] | str | Path,
+    out: str | Path | Dataset,
+    *,
+    symbol: str | None = None,
+    continue_on_error: bool = False,
+) -> CryptoResult:
     """Read capture files and write a canonical Dataset (partitions: symbol / UTC date of ts_event)."""
     res = read_binance_capture(paths, symbol=symbol, continue_on_error=continue_on_error)
     write_result(res, out, source="binance_capture")
@@ -625,13 +766,37 @@ def ingest_binance(paths: list[str | Path] | str | Path, out: str | Path | Datas
 # ====================================================================================================
 # data.binance.vision CSV files
 # ====================================================================================================
-DEPTH_COLUMNS = ("symbol", "timestamp", "first_update_id", "last_update_id", "side", "update_type", "price",
-                 "qty", "pu")
+DEPTH_COLUMNS = (
+    "symbol",
+    "timestamp",
+    "first_update_id",
+    "last_update_id",
+    "side",
+    "update_type",
+    "price",
+    "qty",
+    "pu",
+)
 TRADE_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker", "is_best_match")
-AGG_TRADE_COLUMNS = ("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time",
-                     "is_buyer_maker", "is_best_match")
-BOOK_TICKER_COLUMNS = ("update_id", "best_bid_price", "best_bid_qty", "best_ask_price", "best_ask_qty",
-                       "transaction_time", "event_time")
+AGG_TRADE_COLUMNS = (
+    "agg_trade_id",
+    "price",
+    "quantity",
+    "first_trade_id",
+    "last_trade_id",
+    "transact_time",
+    "is_buyer_maker",
+    "is_best_match",
+)
+BOOK_TICKER_COLUMNS = (
+    "update_id",
+    "best_bid_price",
+    "best_bid_qty",
+    "best_ask_price",
+    "best_ask_qty",
+    "transaction_time",
+    "event_time",
+)
 
 
 def _vision_ts(v: str, path: str, line: int, fld: str) -> int:
@@ -643,8 +808,9 @@ def _vision_ts(v: str, path: str, line: int, fld: str) -> int:
     return t * NS_PER_US if t > 10**14 else t * NS_PER_MS
 
 
-def _csv_rows(path: str | Path, columns: tuple[str, ...], *, required: int) -> tuple[list[str], list[tuple[int,
-                                                                                                       list[str]]]]:
+def _csv_rows(
+    path: str | Path, columns: tuple[str, ...], *, required: int
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(header, [(line_no, fields)]) of a data.vision CSV; a header row is optional."""
     lines = list(open_text_lines(path))
     rows: list[tuple[int, list[str]]] = []
@@ -661,8 +827,12 @@ def _csv_rows(path: str | Path, columns: tuple[str, ...], *, required: int) -> t
         f = lines[i].decode().split(",")
         if len(f) < required:
             missing = header[len(f)] if len(f) < len(header) else "?"
-            raise DataFormatError(f"row has {len(f)} fields, expected >= {required} (missing column '{missing}')",
-                                  path=path, line=i + 1, field=missing)
+            raise DataFormatError(
+                f"row has {len(f)} fields, expected >= {required} (missing column '{missing}')",
+                path=path,
+                line=i + 1,
+                field=missing,
+            )
         rows.append((i + 1, f))
     return header, rows
 
@@ -690,55 +860,67 @@ def read_binance_vision(
     r = BinanceReplayer(symbol=symbol)
     r.market = "usdm" if futures else "spot"
     sources: list[str] = []
-    events: list[tuple[int, int, str, list[tuple[int, list[str]]], str]] = []  # (ts, kind_order, kind, rows, path)
-    for path, kind in ((depth_snapshot, "snap"), (depth_update, "update")):
-        if path is None:
+    events: list[
+        tuple[int, int, str, list[tuple[int, list[str]]], str]
+    ] = []  # (ts, kind_order, kind, rows, path)
+    for dpath, _kind in ((depth_snapshot, "snap"), (depth_update, "update")):
+        if dpath is None:
             continue
-        sources.append(str(path))
-        _, rows = _csv_rows(path, DEPTH_COLUMNS, required=8)
+        sources.append(str(dpath))
+        _, rows = _csv_rows(dpath, DEPTH_COLUMNS, required=8)
         groups: dict[tuple[str, str, str], list[tuple[int, list[str]]]] = {}
         for ln, f in rows:
             if f[5] not in ("snap", "set"):
-                raise DataFormatError(f"update_type {f[5]!r} not in (snap, set)", path=path, line=ln,
-                                      field="update_type")
+                raise DataFormatError(
+                    f"update_type {f[5]!r} not in (snap, set)", path=dpath, line=ln, field="update_type"
+                )
             if f[4] not in ("a", "b"):
-                raise DataFormatError(f"side {f[4]!r} not in (a, b)", path=path, line=ln, field="side")
+                raise DataFormatError(f"side {f[4]!r} not in (a, b)", path=dpath, line=ln, field="side")
             groups.setdefault((f[1], f[3], f[5]), []).append((ln, f))
-        for (ts, _, utype), grp in groups.items():
-            events.append((_vision_ts(ts, str(path), grp[0][0], "timestamp"), 0, utype, grp, str(path)))
+        for (ts_s, _, utype), grp in groups.items():
+            events.append((_vision_ts(ts_s, str(dpath), grp[0][0], "timestamp"), 0, utype, grp, str(dpath)))
     events.sort(key=lambda e: (e[0], int(e[3][0][1][3]), e[2] != "snap"))
-    for ts, _, utype, grp, path in events:
+    for ev_ts, _, utype, grp, ev_path in events:
         if symbol is None and r.symbol is None:
             r.symbol = grp[0][1][0]
         f0 = grp[0][1]
         if utype == "snap":
-            data = {"lastUpdateId": int(f0[3]),
-                    "bids": [[f[6], f[7]] for _, f in grp if f[4] == "b"],
-                    "asks": [[f[6], f[7]] for _, f in grp if f[4] == "a"],
-                    "T": ts // NS_PER_MS}
+            data: dict[str, Any] = {
+                "lastUpdateId": int(f0[3]),
+                "bids": [[f[6], f[7]] for _, f in grp if f[4] == "b"],
+                "asks": [[f[6], f[7]] for _, f in grp if f[4] == "a"],
+                "T": ev_ts // NS_PER_MS,
+            }
             r.st["lines"] += len(grp)
-            r._on_snapshot(data, ts, path, grp[0][0])
+            r._on_snapshot(data, ev_ts, ev_path, grp[0][0])
         else:
             pu = int(f0[8]) if len(f0) > 8 and f0[8] not in ("", "-1") else None
-            data = {"e": "depthUpdate", "T": ts // NS_PER_MS, "E": ts // NS_PER_MS, "U": int(f0[2]), "u": int(f0[3]),
-                    "b": [[f[6], f[7]] for _, f in grp if f[4] == "b"],
-                    "a": [[f[6], f[7]] for _, f in grp if f[4] == "a"]}
+            data = {
+                "e": "depthUpdate",
+                "T": ev_ts // NS_PER_MS,
+                "E": ev_ts // NS_PER_MS,
+                "U": int(f0[2]),
+                "u": int(f0[3]),
+                "b": [[f[6], f[7]] for _, f in grp if f[4] == "b"],
+                "a": [[f[6], f[7]] for _, f in grp if f[4] == "a"],
+            }
             if pu is not None or futures:
                 data["pu"] = pu
             r.st["lines"] += len(grp)
-            r._on_depth(data, ts, path, grp[0][0])
-    for path, agg in ((trades, False), (agg_trades, True)):
-        if path is None:
+            r._on_depth(data, ev_ts, ev_path, grp[0][0])
+    for tpath, agg in ((trades, False), (agg_trades, True)):
+        if tpath is None:
             continue
-        sources.append(str(path))
-        _read_vision_trades(r, str(path), agg)
+        sources.append(str(tpath))
+        _read_vision_trades(r, str(tpath), agg)
     if book_ticker is not None:
         sources.append(str(book_ticker))
         _, rows = _csv_rows(book_ticker, BOOK_TICKER_COLUMNS, required=6)
         for ln, f in rows:
-            ts = _vision_ts(f[5], str(book_ticker), ln, "transaction_time")
-            r._on_book_ticker({"u": int(f[0]), "b": f[1], "B": f[2], "a": f[3], "A": f[4], "T": ts // NS_PER_MS},
-                              ts)
+            bt_ts = _vision_ts(f[5], str(book_ticker), ln, "transaction_time")
+            r._on_book_ticker(
+                {"u": int(f[0]), "b": f[1], "B": f[2], "a": f[3], "A": f[4], "T": bt_ts // NS_PER_MS}, bt_ts
+            )
     r.finish()
     return r.result(sources)
 
@@ -755,11 +937,16 @@ def _read_vision_trades(r: BinanceReplayer, path: str, agg: bool) -> None:
         ts = _vision_ts(f[t_col], path, ln, "time")
         m = f[m_col].strip().lower()
         if m not in ("true", "false"):
-            raise DataFormatError(f"is_buyer_maker {f[m_col]!r} not true/false", path=path, line=ln,
-                                  field="is_buyer_maker")
+            raise DataFormatError(
+                f"is_buyer_maker {f[m_col]!r} not true/false", path=path, line=ln, field="is_buyer_maker"
+            )
         try:
-            r._on_trade({"t": int(f[0]), "p": f[1], "q": f[q_col], "T": ts // NS_PER_MS, "m": m == "true"}, ts,
-                        path, ln)
+            r._on_trade(
+                {"t": int(f[0]), "p": f[1], "q": f[q_col], "T": ts // NS_PER_MS, "m": m == "true"},
+                ts,
+                path,
+                ln,
+            )
         except ValueError:
             raise DataFormatError(f"bad trade row {f!r}", path=path, line=ln) from None
 
@@ -790,12 +977,36 @@ __all__ = [
 # ====================================================================================================
 K_SKIP, K_DEPTH, K_TRADE, K_BT, K_SNAP, K_OTHER = 0, 1, 2, 3, 4, 5
 
-_BT_FIELDS = {"u": pl.Int64, "s": pl.Utf8, "b": pl.Utf8, "B": pl.Utf8, "a": pl.Utf8, "A": pl.Utf8,
-              "T": pl.Int64, "E": pl.Int64}
-_TR_FIELDS = {"t": pl.Int64, "s": pl.Utf8, "p": pl.Utf8, "q": pl.Utf8, "T": pl.Int64, "E": pl.Int64,
-              "m": pl.Boolean, "X": pl.Utf8}
-_DP_FIELDS = {"s": pl.Utf8, "U": pl.Int64, "u": pl.Int64, "pu": pl.Int64, "T": pl.Int64, "E": pl.Int64,
-              "b": pl.List(pl.List(pl.Utf8)), "a": pl.List(pl.List(pl.Utf8))}
+_BT_FIELDS = {
+    "u": pl.Int64,
+    "s": pl.Utf8,
+    "b": pl.Utf8,
+    "B": pl.Utf8,
+    "a": pl.Utf8,
+    "A": pl.Utf8,
+    "T": pl.Int64,
+    "E": pl.Int64,
+}
+_TR_FIELDS = {
+    "t": pl.Int64,
+    "s": pl.Utf8,
+    "p": pl.Utf8,
+    "q": pl.Utf8,
+    "T": pl.Int64,
+    "E": pl.Int64,
+    "m": pl.Boolean,
+    "X": pl.Utf8,
+}
+_DP_FIELDS = {
+    "s": pl.Utf8,
+    "U": pl.Int64,
+    "u": pl.Int64,
+    "pu": pl.Int64,
+    "T": pl.Int64,
+    "E": pl.Int64,
+    "b": pl.List(pl.List(pl.Utf8)),
+    "a": pl.List(pl.List(pl.Utf8)),
+}
 
 
 class _Fallback(Exception):
@@ -858,8 +1069,14 @@ class _FastReplayer(BinanceReplayer):
         self.recv_arr = np.zeros(0, dtype=np.int64)  # ts_recv of every input line
         self.dp_line_rows = np.zeros(0, dtype=np.int64)  # input line of every depth row
 
-    def _emit_snapshot(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]], ts_event: int,
-                       ts_recv: int, last_id: int) -> None:
+    def _emit_snapshot(
+        self,
+        bids: list[tuple[int, int]],
+        asks: list[tuple[int, int]],
+        ts_event: int,
+        ts_recv: int,
+        last_id: int,
+    ) -> None:
         self.snap_levels.append((bids, asks))
         self.events.append((1, len(self.snap_levels) - 1, self._next_seq(), ts_event, ts_recv, last_id))
 
@@ -875,8 +1092,10 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
     n = raw.len()
     sp = raw.str.find(" ", literal=True).fill_null(-1)
     base = pl.DataFrame({"raw": raw, "_sp": sp}).select(
-        pl.when(pl.col("_sp") > 0).then(pl.col("raw").str.slice(0, pl.col("_sp")))
-        .cast(pl.Int64, strict=False).alias("ts"),
+        pl.when(pl.col("_sp") > 0)
+        .then(pl.col("raw").str.slice(0, pl.col("_sp")))
+        .cast(pl.Int64, strict=False)
+        .alias("ts"),
         pl.col("raw").str.slice(pl.col("_sp") + 1).alias("js"),
     )
     js = base["js"]
@@ -884,8 +1103,11 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
     is_depth = js.str.contains(r'"e":\s*"depthUpdate"').fill_null(False)
     is_trade = js.str.contains(r'"e":\s*"trade"').fill_null(False)
     is_snap = js.str.contains('"lastUpdateId"', literal=True).fill_null(False)
-    is_bt = (head.str.contains("@bookTicker\"", literal=True) | js.str.contains(r'"e":\s*"bookTicker"')
-             | head.str.contains(r'^\{\s*"u"\s*:')).fill_null(False)
+    is_bt = (
+        head.str.contains('@bookTicker"', literal=True)
+        | js.str.contains(r'"e":\s*"bookTicker"')
+        | head.str.contains(r'^\{\s*"u"\s*:')
+    ).fill_null(False)
     kind = np.full(n, K_OTHER, dtype=np.int8)
     kind[is_bt.to_numpy()] = K_BT
     kind[is_snap.to_numpy()] = K_SNAP
@@ -904,14 +1126,29 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
     bt = _decode(js.gather(bt_rows), _BT_FIELDS)
     tr = _decode(js.gather(tr_rows), _TR_FIELDS)
     dp = _decode(js.gather(dp_rows), _DP_FIELDS)
-    if bt["u"].null_count() or bt["b"].null_count() or bt["B"].null_count() or bt["a"].null_count() \
-            or bt["A"].null_count():
+    if (
+        bt["u"].null_count()
+        or bt["b"].null_count()
+        or bt["B"].null_count()
+        or bt["a"].null_count()
+        or bt["A"].null_count()
+    ):
         raise _Fallback("bookTicker field missing")
-    if tr["t"].null_count() or tr["p"].null_count() or tr["q"].null_count() or tr["m"].null_count() \
-            or (tr["T"].is_null() & tr["E"].is_null()).any():
+    if (
+        tr["t"].null_count()
+        or tr["p"].null_count()
+        or tr["q"].null_count()
+        or tr["m"].null_count()
+        or (tr["T"].is_null() & tr["E"].is_null()).any()
+    ):
         raise _Fallback("trade field missing")
-    if dp["U"].null_count() or dp["u"].null_count() or dp["b"].null_count() or dp["a"].null_count() \
-            or (dp["T"].is_null() & dp["E"].is_null()).any():
+    if (
+        dp["U"].null_count()
+        or dp["u"].null_count()
+        or dp["b"].null_count()
+        or dp["a"].null_count()
+        or (dp["T"].is_null() & dp["E"].is_null()).any()
+    ):
         raise _Fallback("depth field missing")
     # symbol filter (messages of another symbol are counted, not processed)
     sym_of = np.full(n, None, dtype=object)
@@ -922,7 +1159,9 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
     if r.symbol is None:
         first = next((x for x in sym_of if x is not None), None)
         r.symbol = first
-    other = np.array([x is not None and x != r.symbol for x in sym_of], dtype=bool) if n else np.zeros(0, bool)
+    other = (
+        np.array([x is not None and x != r.symbol for x in sym_of], dtype=bool) if n else np.zeros(0, bool)
+    )
     r.st["other_symbol"] = int(other.sum())
     kind[other] = K_SKIP
     r.st["lines"] = int((~empty).sum())
@@ -960,8 +1199,15 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
         t = recv[i]
         if t < r.last_recv:
             r.st["ts_recv_out_of_order"] += 1
-            qc.add(r.seq, r.last_venue_ts, "raw", "ts_recv_order", "decreasing_local_ts", "mark",
-                   f"{names[fil[i]]}:{lnl[i]}: local ts {t} < previous {r.last_recv}")
+            qc.add(
+                r.seq,
+                r.last_venue_ts,
+                "raw",
+                "ts_recv_order",
+                "decreasing_local_ts",
+                "mark",
+                f"{names[fil[i]]}:{lnl[i]}: local ts {t} < previous {r.last_recv}",
+            )
         else:
             r.last_recv = t
         j = posl[i]
@@ -987,8 +1233,15 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
             path, line = names[fil[i]], lnl[i]
             if te < r.last_depth_ts:
                 r.st["ts_event_out_of_order"] += 1
-                qc.add(r.seq, te, "book_deltas", "ts_event_order", "decreasing_depth_time", "mark",
-                       f"{path}:{line}: depth time {te} < previous {r.last_depth_ts}")
+                qc.add(
+                    r.seq,
+                    te,
+                    "book_deltas",
+                    "ts_event_order",
+                    "decreasing_depth_time",
+                    "mark",
+                    f"{path}:{line}: depth time {te} < previous {r.last_depth_ts}",
+                )
             else:
                 r.last_depth_ts = te
             if te > r.last_venue_ts:
@@ -1006,25 +1259,45 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
             except (orjson.JSONDecodeError, DataFormatError, KeyError, TypeError, ValueError) as e:
                 raise _Fallback(str(e)) from None
     r.finish()
-    return _assemble(r, files, names, fidx, lnum, bt_rows, tr_rows, dp, bt, tr, bt_seq, bt_te, keep_bt, tr_seq,
-                     keep_tr)
+    return _assemble(
+        r, files, names, fidx, lnum, bt_rows, tr_rows, dp, bt, tr, bt_seq, bt_te, keep_bt, tr_seq, keep_tr
+    )
 
 
-def _assemble(r: _FastReplayer, files: list[str], names: list[str], fidx: np.ndarray, lnum: np.ndarray,
-              bt_rows: np.ndarray, tr_rows: np.ndarray, dp: pl.DataFrame, bt: pl.DataFrame, tr: pl.DataFrame,
-              bt_seq: np.ndarray, bt_te: np.ndarray, keep_bt: np.ndarray, tr_seq: np.ndarray,
-              keep_tr: np.ndarray) -> CryptoResult:
+def _assemble(
+    r: _FastReplayer,
+    files: list[str],
+    names: list[str],
+    fidx: np.ndarray,
+    lnum: np.ndarray,
+    bt_rows: np.ndarray,
+    tr_rows: np.ndarray,
+    dp: pl.DataFrame,
+    bt: pl.DataFrame,
+    tr: pl.DataFrame,
+    bt_seq: np.ndarray,
+    bt_te: np.ndarray,
+    keep_bt: np.ndarray,
+    tr_seq: np.ndarray,
+    keep_tr: np.ndarray,
+) -> CryptoResult:
     st = r.st
     qc = r.qc
     # ---- depth levels of every diff row, flattened in message order (bids then asks) ----
     lv_parts = []
     for col, side in (("b", _BID), ("a", _ASK)):
-        part = (dp.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(col).alias("lv"))
-                .explode("lv").filter(pl.col("lv").is_not_null())
-                .select("row", pl.lit(side, dtype=pl.Int8).alias("side"),
-                        pl.col("lv").list.get(0, null_on_oob=True).alias("px"),
-                        pl.col("lv").list.get(1, null_on_oob=True).alias("qty"),
-                        pl.col("lv").list.len().alias("_n")))
+        part = (
+            dp.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(col).alias("lv"))
+            .explode("lv")
+            .filter(pl.col("lv").is_not_null())
+            .select(
+                "row",
+                pl.lit(side, dtype=pl.Int8).alias("side"),
+                pl.col("lv").list.get(0, null_on_oob=True).alias("px"),
+                pl.col("lv").list.get(1, null_on_oob=True).alias("qty"),
+                pl.col("lv").list.len().alias("_n"),
+            )
+        )
         lv_parts.append(part)
     lv = pl.concat(lv_parts).sort("row", maintain_order=True)
     if lv.height and (lv["_n"] != 2).any():
@@ -1075,18 +1348,24 @@ def _assemble(r: _FastReplayer, files: list[str], names: list[str], fidx: np.nda
     seq_col = np.concatenate([ev_seq[clr], ev_seq[rep]])
     order = np.concatenate([np.full(n_sn, -1, dtype=np.int64), idx])
     flags = np.concatenate([np.full(n_sn, _SNAP, dtype=np.int64), np.where(ev_snap[rep], _SNAP, 0)])
-    dd = pl.DataFrame({
-        "ts_event": np.concatenate([ev_te[clr], ev_te[rep]]),
-        "ts_recv": np.concatenate([ev_tr[clr], ev_tr[rep]]),
-        "seq": seq_col,
-        "side": np.concatenate([np.zeros(n_sn, dtype=np.int8), side_f[idx]]),
-        "action": np.concatenate([np.full(n_sn, int(BookAction.CLEAR), dtype=np.uint8),
-                                  np.full(len(idx), int(BookAction.SET), dtype=np.uint8)]),
-        "price": np.concatenate([np.full(n_sn, UNDEF_PRICE, dtype=np.int64), px_f[idx]]),
-        "size": np.concatenate([np.zeros(n_sn, dtype=np.int64), sz_f[idx]]),
-        "flags": flags,
-        "_o": order,
-    }).sort(["seq", "_o"])
+    dd = pl.DataFrame(
+        {
+            "ts_event": np.concatenate([ev_te[clr], ev_te[rep]]),
+            "ts_recv": np.concatenate([ev_tr[clr], ev_tr[rep]]),
+            "seq": seq_col,
+            "side": np.concatenate([np.zeros(n_sn, dtype=np.int8), side_f[idx]]),
+            "action": np.concatenate(
+                [
+                    np.full(n_sn, int(BookAction.CLEAR), dtype=np.uint8),
+                    np.full(len(idx), int(BookAction.SET), dtype=np.uint8),
+                ]
+            ),
+            "price": np.concatenate([np.full(n_sn, UNDEF_PRICE, dtype=np.int64), px_f[idx]]),
+            "size": np.concatenate([np.zeros(n_sn, dtype=np.int64), sz_f[idx]]),
+            "flags": flags,
+            "_o": order,
+        }
+    ).sort(["seq", "_o"])
     last = dd["seq"].ne_missing(dd["seq"].shift(-1)).fill_null(True)
     dd = dd.with_columns(
         (pl.col("flags") | pl.when(last).then(_LAST).otherwise(0)).cast(pl.UInt8).alias("flags"),
@@ -1101,13 +1380,25 @@ def _assemble(r: _FastReplayer, files: list[str], names: list[str], fidx: np.nda
     st["crossed_after_event"] = int(crossed.sum())
     for k in np.flatnonzero(crossed).tolist():
         b = tuple(int(x) for x in d_bbo[k])
-        qc.add(int(d_seq[k]), int(d_te[k]), "book_deltas", "crossed_book", "after_diff", "mark",
-               f"{d_line[k]}: u={int(d_id[k])} {_fmt_bbo(b)}")  # type: ignore[arg-type]
-    btp = _parse_dec(bt.select("u", "b", "B", "a", "A"), {"b": PRICE_DIGITS, "B": SIZE_DIGITS, "a": PRICE_DIGITS,
-                                                          "A": SIZE_DIGITS})
+        qc.add(
+            int(d_seq[k]),
+            int(d_te[k]),
+            "book_deltas",
+            "crossed_book",
+            "after_diff",
+            "mark",
+            f"{d_line[k]}: u={int(d_id[k])} {_fmt_bbo(b)}",
+        )
+    btp = _parse_dec(
+        bt.select("u", "b", "B", "a", "A"),
+        {"b": PRICE_DIGITS, "B": SIZE_DIGITS, "a": PRICE_DIGITS, "A": SIZE_DIGITS},
+    )
     bt_u = btp["u"].to_numpy()
-    bt_v = np.stack([btp[c].to_numpy() for c in ("b", "B", "a", "A")], axis=1) if btp.height else \
-        np.zeros((0, 4), dtype=np.int64)
+    bt_v = (
+        np.stack([btp[c].to_numpy() for c in ("b", "B", "a", "A")], axis=1)
+        if btp.height
+        else np.zeros((0, 4), dtype=np.int64)
+    )
     kb = np.flatnonzero(keep_bt)
     st["book_tickers"] = len(kb)
     u_k = bt_u[kb]
@@ -1119,22 +1410,36 @@ def _assemble(r: _FastReplayer, files: list[str], names: list[str], fidx: np.nda
     order_ids = np.argsort(d_id, kind="stable")
     sid = d_id[order_ids]
     at = np.searchsorted(sid, fu)
-    hit = (at < len(sid)) & (sid[np.minimum(at, max(len(sid) - 1, 0))] == fu) if len(sid) else \
-        np.zeros(len(fu), dtype=bool)
+    hit = (
+        (at < len(sid)) & (sid[np.minimum(at, max(len(sid) - 1, 0))] == fu)
+        if len(sid)
+        else np.zeros(len(fu), dtype=bool)
+    )
     hk = fk[hit]
     hev = order_ids[at[hit]]
     mism = np.any(bt_v[hk] != d_bbo[hev], axis=1) if len(hk) else np.zeros(0, dtype=bool)
-    st["bbo_checked"] = int(len(hk))
+    st["bbo_checked"] = len(hk)
     st["bbo_mismatches"] = int(mism.sum())
     st["bbo_unmatched"] = int(len(kb) - len(hk))
     for m in np.flatnonzero(mism).tolist():
         j, e = int(hk[m]), int(hev[m])
         bb, vb = tuple(int(x) for x in d_bbo[e]), tuple(int(x) for x in bt_v[j])
         if r.first_bbo_mismatch is None:
-            r.first_bbo_mismatch = {"u": int(bt_u[j]), "seq": int(bt_seq[j]), "book": _fmt_bbo(bb),  # type: ignore[arg-type]
-                                    "bookTicker": _fmt_bbo(vb)}  # type: ignore[arg-type]
-        qc.add(int(bt_seq[j]), int(bt_te[j]), "book_snapshots", "binance_bbo", "bbo_mismatch", "mark",
-               f"u={int(bt_u[j])}: book {_fmt_bbo(bb)} vs bookTicker {_fmt_bbo(vb)}")  # type: ignore[arg-type]
+            r.first_bbo_mismatch = {
+                "u": int(bt_u[j]),
+                "seq": int(bt_seq[j]),
+                "book": _fmt_bbo(bb),
+                "bookTicker": _fmt_bbo(vb),
+            }
+        qc.add(
+            int(bt_seq[j]),
+            int(bt_te[j]),
+            "book_snapshots",
+            "binance_bbo",
+            "bbo_mismatch",
+            "mark",
+            f"u={int(bt_u[j])}: book {_fmt_bbo(bb)} vs bookTicker {_fmt_bbo(vb)}",
+        )
     # as-of: latest fresh ticker with id <= final id
     ai = np.searchsorted(fu, d_id, side="right") - 1
     has = ai >= 0
@@ -1147,35 +1452,72 @@ def _assemble(r: _FastReplayer, files: list[str], names: list[str], fidx: np.nda
         e, j = int(ev_k[m]), int(tk[m])
         bb, vb = tuple(int(x) for x in d_bbo[e]), tuple(int(x) for x in bt_v[j])
         if r.first_asof_mismatch is None:
-            r.first_asof_mismatch = {"u": int(d_id[e]), "bookTicker_u": int(bt_u[j]), "seq": int(d_seq[e]),
-                                     "book": _fmt_bbo(bb), "bookTicker": _fmt_bbo(vb)}  # type: ignore[arg-type]
-        qc.add(int(d_seq[e]), int(d_te[e]), "book_deltas", "binance_asof", "book_vs_bookticker", "mark",
-               f"after diff u={int(d_id[e])}: book {_fmt_bbo(bb)} vs bookTicker u={int(bt_u[j])} "  # type: ignore[arg-type]
-               f"{_fmt_bbo(vb)}")  # type: ignore[arg-type]
+            r.first_asof_mismatch = {
+                "u": int(d_id[e]),
+                "bookTicker_u": int(bt_u[j]),
+                "seq": int(d_seq[e]),
+                "book": _fmt_bbo(bb),
+                "bookTicker": _fmt_bbo(vb),
+            }
+        qc.add(
+            int(d_seq[e]),
+            int(d_te[e]),
+            "book_deltas",
+            "binance_asof",
+            "book_vs_bookticker",
+            "mark",
+            f"after diff u={int(d_id[e])}: book {_fmt_bbo(bb)} vs bookTicker u={int(bt_u[j])} {_fmt_bbo(vb)}",
+        )
     # ---- BOOK_SNAPSHOTS (bookTicker) ----
     bid_ok = bt_v[kb, 1] > 0
     ask_ok = bt_v[kb, 3] > 0
-    quotes = validate(pl.DataFrame({
-        "ts_event": bt_te[kb], "ts_recv": r.recv_arr[bt_rows[kb]], "seq": bt_seq[kb],
-        "bid_px_00": np.where(bid_ok, bt_v[kb, 0], UNDEF_PRICE), "bid_sz_00": np.where(bid_ok, bt_v[kb, 1], 0),
-        "ask_px_00": np.where(ask_ok, bt_v[kb, 2], UNDEF_PRICE), "ask_sz_00": np.where(ask_ok, bt_v[kb, 3], 0),
-    }), book_snapshots(1), where="binance bookTicker")
+    quotes = validate(
+        pl.DataFrame(
+            {
+                "ts_event": bt_te[kb],
+                "ts_recv": r.recv_arr[bt_rows[kb]],
+                "seq": bt_seq[kb],
+                "bid_px_00": np.where(bid_ok, bt_v[kb, 0], UNDEF_PRICE),
+                "bid_sz_00": np.where(bid_ok, bt_v[kb, 1], 0),
+                "ask_px_00": np.where(ask_ok, bt_v[kb, 2], UNDEF_PRICE),
+                "ask_sz_00": np.where(ask_ok, bt_v[kb, 3], 0),
+            }
+        ),
+        book_snapshots(1),
+        where="binance bookTicker",
+    )
     # ---- TRADES ----
     trades = _fast_trades(r, tr, tr_rows, tr_seq, keep_tr, names, fidx, lnum)
     st["trades"] = int(keep_tr.sum())
     r.qc.rows.sort(key=lambda x: x[0])
-    return CryptoResult(deltas=deltas, trades=trades, qc=r.qc.frame(), instrument=r.instrument(), stats=r.stats(),
-                        snapshots=quotes, sources=files)
+    return CryptoResult(
+        deltas=deltas,
+        trades=trades,
+        qc=r.qc.frame(),
+        instrument=r.instrument(),
+        stats=r.stats(),
+        snapshots=quotes,
+        sources=files,
+    )
 
 
-def _event_lines(r: _FastReplayer, rows: np.ndarray, files: list[str], fidx: np.ndarray,
-                 lnum: np.ndarray) -> list[str]:
+def _event_lines(
+    r: _FastReplayer, rows: np.ndarray, files: list[str], fidx: np.ndarray, lnum: np.ndarray
+) -> list[str]:
     src = r.dp_line_rows[rows]
     return [f"{files[int(fidx[i])]}:{int(lnum[i])}" for i in src]
 
 
-def _fast_trades(r: _FastReplayer, tr: pl.DataFrame, tr_rows: np.ndarray, tr_seq: np.ndarray, keep: np.ndarray,
-                 names: list[str], fidx: np.ndarray, lnum: np.ndarray) -> pl.DataFrame:
+def _fast_trades(
+    r: _FastReplayer,
+    tr: pl.DataFrame,
+    tr_rows: np.ndarray,
+    tr_seq: np.ndarray,
+    keep: np.ndarray,
+    names: list[str],
+    fidx: np.ndarray,
+    lnum: np.ndarray,
+) -> pl.DataFrame:
     st, qc = r.st, r.qc
     k = np.flatnonzero(keep)
     t = tr.select("t", "p", "q", "m", "X", (pl.col("T").fill_null(pl.col("E")) * NS_PER_MS).alias("te"))[k]
@@ -1190,7 +1532,9 @@ def _fast_trades(r: _FastReplayer, tr: pl.DataFrame, tr_rows: np.ndarray, tr_seq
     dup = tid <= prev
     gap = (~dup) & (prev >= 0) & (tid != prev + 1)
     kept_te = np.where(dup, np.iinfo(np.int64).min, te)
-    prev_te = np.maximum.accumulate(np.concatenate([[-1], kept_te]))[:-1] if len(te) else np.zeros(0, np.int64)
+    prev_te = (
+        np.maximum.accumulate(np.concatenate([[-1], kept_te]))[:-1] if len(te) else np.zeros(0, np.int64)
+    )
     late = (~dup) & (te < prev_te)
     st["duplicates"] += int(dup.sum())
     st["trade_id_gaps"] = int(gap.sum())
@@ -1198,25 +1542,56 @@ def _fast_trades(r: _FastReplayer, tr: pl.DataFrame, tr_rows: np.ndarray, tr_seq
     for m in np.flatnonzero(dup | gap | late).tolist():
         where = f"{names[int(fidx[rows[m]])]}:{int(lnum[rows[m]])}"
         if dup[m]:
-            qc.add(int(seq[m]), int(te[m]), "trades", "binance_duplicate", "stale_trade_id", "drop",
-                   f"{where}: trade id {int(tid[m])} <= previous {int(prev[m])}")
+            qc.add(
+                int(seq[m]),
+                int(te[m]),
+                "trades",
+                "binance_duplicate",
+                "stale_trade_id",
+                "drop",
+                f"{where}: trade id {int(tid[m])} <= previous {int(prev[m])}",
+            )
             continue
         if gap[m]:
-            qc.add(int(seq[m]), int(te[m]), "trades", "binance_trade_gap", "missing_trade_ids", "mark",
-                   f"{where}: trade id {int(tid[m])} after {int(prev[m])}")
+            qc.add(
+                int(seq[m]),
+                int(te[m]),
+                "trades",
+                "binance_trade_gap",
+                "missing_trade_ids",
+                "mark",
+                f"{where}: trade id {int(tid[m])} after {int(prev[m])}",
+            )
         if late[m]:
-            qc.add(int(seq[m]), int(te[m]), "trades", "ts_event_order", "decreasing_trade_time", "mark",
-                   f"{where}: trade time {int(te[m])} < previous {int(prev_te[m])}")
+            qc.add(
+                int(seq[m]),
+                int(te[m]),
+                "trades",
+                "ts_event_order",
+                "decreasing_trade_time",
+                "mark",
+                f"{where}: trade time {int(te[m])} < previous {int(prev_te[m])}",
+            )
     ok = ~dup
     x = t["X"].to_numpy()[ok]
-    kind = np.array([int(TradeKind.REGULAR) if v is None or v == "MARKET" else int(TradeKind.OTHER) for v in x],
-                    dtype=np.uint8)
-    df = pl.DataFrame({
-        "ts_event": te[ok], "ts_recv": r.recv_arr[rows[ok]], "seq": seq[ok],
-        "price": t["p"].to_numpy()[ok], "size": t["q"].to_numpy()[ok],
-        "aggressor": np.where(t["m"].to_numpy()[ok].astype(bool), int(AggressorSide.SELL),
-                              int(AggressorSide.BUY)).astype(np.int8),
-        "kind": kind, "trade_id": tid[ok].astype(np.uint64), "order_id": np.zeros(int(ok.sum()), dtype=np.uint64),
-        "flags": np.full(int(ok.sum()), _LAST, dtype=np.uint8),
-    })
+    kind = np.array(
+        [int(TradeKind.REGULAR) if v is None or v == "MARKET" else int(TradeKind.OTHER) for v in x],
+        dtype=np.uint8,
+    )
+    df = pl.DataFrame(
+        {
+            "ts_event": te[ok],
+            "ts_recv": r.recv_arr[rows[ok]],
+            "seq": seq[ok],
+            "price": t["p"].to_numpy()[ok],
+            "size": t["q"].to_numpy()[ok],
+            "aggressor": np.where(
+                t["m"].to_numpy()[ok].astype(bool), int(AggressorSide.SELL), int(AggressorSide.BUY)
+            ).astype(np.int8),
+            "kind": kind,
+            "trade_id": tid[ok].astype(np.uint64),
+            "order_id": np.zeros(int(ok.sum()), dtype=np.uint64),
+            "flags": np.full(int(ok.sum()), _LAST, dtype=np.uint8),
+        }
+    )
     return validate(df, TRADES, where="binance trades")

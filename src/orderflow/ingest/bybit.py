@@ -60,9 +60,20 @@ class BybitReplayer:
         self.last_u = -1
         self.last_te = -1
         self.prices: list[int] = []
-        self.st: dict[str, Any] = {"lines": 0, "snapshots": 0, "restarts": 0, "deltas": 0, "applied": 0, "gaps": 0,
-                                   "quarantined": 0, "duplicates": 0, "crossed_after_event": 0,
-                                   "ts_event_out_of_order": 0, "malformed_lines": 0, "other_symbol": 0}
+        self.st: dict[str, Any] = {
+            "lines": 0,
+            "snapshots": 0,
+            "restarts": 0,
+            "deltas": 0,
+            "applied": 0,
+            "gaps": 0,
+            "quarantined": 0,
+            "duplicates": 0,
+            "crossed_after_event": 0,
+            "ts_event_out_of_order": 0,
+            "malformed_lines": 0,
+            "other_symbol": 0,
+        }
 
     def _next_seq(self) -> int:
         s = self.seq
@@ -73,8 +84,15 @@ class BybitReplayer:
         if not self.continue_on_error:
             raise DataFormatError(msg, path=path, line=line)
         self.st["malformed_lines"] += 1
-        self.qc.add(self._next_seq(), max(self.last_te, 0), "raw", "parse_error", "malformed", "quarantine",
-                    f"{path}:{line}: {msg}: {raw[:200].decode('utf-8', 'replace')}")
+        self.qc.add(
+            self._next_seq(),
+            max(self.last_te, 0),
+            "raw",
+            "parse_error",
+            "malformed",
+            "quarantine",
+            f"{path}:{line}: {msg}: {raw[:200].decode('utf-8', 'replace')}",
+        )
 
     def feed_file(self, path: str | Path) -> None:
         p = str(path)
@@ -124,14 +142,23 @@ class BybitReplayer:
             return
         kind = obj.get("type")
         if kind not in ("snapshot", "delta"):
-            raise DataFormatError(f"type {kind!r} not in (snapshot, delta)", path=path, line=line, field="type")
+            raise DataFormatError(
+                f"type {kind!r} not in (snapshot, delta)", path=path, line=line, field="type"
+            )
         ts = int(obj["ts"]) * NS_PER_MS
         te = int(obj["cts"]) * NS_PER_MS if obj.get("cts") else ts
         tr = local if local is not None else ts
         if te < self.last_te:
             self.st["ts_event_out_of_order"] += 1
-            self.qc.add(self.seq, te, "book_deltas", "ts_event_order", "decreasing_cts", "mark",
-                        f"{path}:{line}: cts {te} < previous {self.last_te}")
+            self.qc.add(
+                self.seq,
+                te,
+                "book_deltas",
+                "ts_event_order",
+                "decreasing_cts",
+                "mark",
+                f"{path}:{line}: cts {te} < previous {self.last_te}",
+            )
         else:
             self.last_te = te
         u = int(data["u"])
@@ -143,8 +170,15 @@ class BybitReplayer:
             self.st["snapshots"] += 1
             if kind == "delta":
                 self.st["restarts"] += 1
-                self.qc.add(self.seq, te, "book_deltas", "bybit_restart", "u_is_1", "mark",
-                            f"{path}:{line}: delta with u=1 (service restart) treated as a snapshot")
+                self.qc.add(
+                    self.seq,
+                    te,
+                    "book_deltas",
+                    "bybit_restart",
+                    "u_is_1",
+                    "mark",
+                    f"{path}:{line}: delta with u=1 (service restart) treated as a snapshot",
+                )
             book.clear()
             seq = self._next_seq()
             d.clear_event(te, tr, seq)
@@ -166,21 +200,42 @@ class BybitReplayer:
         self.st["deltas"] += 1
         if not self.synced:
             self.st["quarantined"] += 1
-            self.qc.add(self._next_seq(), te, "book_deltas", "bybit_gap", "unsynced", "quarantine",
-                        f"{path}:{line}: u={u} while waiting for a snapshot")
+            self.qc.add(
+                self._next_seq(),
+                te,
+                "book_deltas",
+                "bybit_gap",
+                "unsynced",
+                "quarantine",
+                f"{path}:{line}: u={u} while waiting for a snapshot",
+            )
             return
         if u <= self.last_u:
             self.st["duplicates"] += 1
-            self.qc.add(self._next_seq(), te, "book_deltas", "bybit_duplicate", "stale_update_id", "drop",
-                        f"{path}:{line}: u={u} <= previous {self.last_u}")
+            self.qc.add(
+                self._next_seq(),
+                te,
+                "book_deltas",
+                "bybit_duplicate",
+                "stale_update_id",
+                "drop",
+                f"{path}:{line}: u={u} <= previous {self.last_u}",
+            )
             return
         if u != self.last_u + 1:
             self.st["gaps"] += 1
             self.st["quarantined"] += 1
             self.synced = False
-            self.qc.add(self._next_seq(), te, "book_deltas", "bybit_gap", "sequence_gap", "quarantine",
-                        f"{path}:{line}: u={u} != previous u+1={self.last_u + 1}; book unsynchronised until the "
-                        "next snapshot")
+            self.qc.add(
+                self._next_seq(),
+                te,
+                "book_deltas",
+                "bybit_gap",
+                "sequence_gap",
+                "quarantine",
+                f"{path}:{line}: u={u} != previous u+1={self.last_u + 1}; book unsynchronised until the "
+                "next snapshot",
+            )
             return
         seq = self._next_seq()
         for p, q in bids:
@@ -202,19 +257,32 @@ class BybitReplayer:
 
     def result(self, sources: list[str]) -> CryptoResult:
         sym = self.symbol or "UNKNOWN"
-        inst = Instrument(symbol=sym, venue="BYBIT", tick_size=infer_tick(self.prices), size_unit=SIZE_UNIT,
-                          currency="USDT" if sym.endswith("USDT") else "USD")
+        inst = Instrument(
+            symbol=sym,
+            venue="BYBIT",
+            tick_size=infer_tick(self.prices),
+            size_unit=SIZE_UNIT,
+            currency="USDT" if sym.endswith("USDT") else "USD",
+        )
         st = dict(self.st)
         st["symbol"] = sym
         st["qc_counts"] = self.qc.counts()
         bb = self.book.bbo()
         st["final_bbo"] = None if bb[0] < 0 or bb[2] < 0 else [bb[0], bb[1], bb[2], bb[3]]
-        return CryptoResult(deltas=self.deltas.frame(), trades=TradeCols().frame(), qc=self.qc.frame(),
-                            instrument=inst, stats=st, snapshots=None, sources=sources)
+        return CryptoResult(
+            deltas=self.deltas.frame(),
+            trades=TradeCols().frame(),
+            qc=self.qc.frame(),
+            instrument=inst,
+            stats=st,
+            snapshots=None,
+            sources=sources,
+        )
 
 
-def read_bybit(path: str | Path | list[str | Path], *, symbol: str | None = None,
-               continue_on_error: bool = False) -> CryptoResult:
+def read_bybit(
+    path: str | Path | list[str | Path], *, symbol: str | None = None, continue_on_error: bool = False
+) -> CryptoResult:
     """Read Bybit orderbook history file(s) (consecutive files continue the same book)."""
     files = [str(p) for p in path] if isinstance(path, list) else [str(path)]
     r = BybitReplayer(symbol=symbol, continue_on_error=continue_on_error)
@@ -223,8 +291,13 @@ def read_bybit(path: str | Path | list[str | Path], *, symbol: str | None = None
     return r.result(files)
 
 
-def ingest_bybit(path: str | Path | list[str | Path], out: str | Path | Dataset, *, symbol: str | None = None,
-                 continue_on_error: bool = False) -> CryptoResult:
+def ingest_bybit(
+    path: str | Path | list[str | Path],
+    out: str | Path | Dataset,
+    *,
+    symbol: str | None = None,
+    continue_on_error: bool = False,
+) -> CryptoResult:
     """Read Bybit orderbook file(s) and write a canonical Dataset (partitions: symbol / UTC date)."""
     res = read_bybit(path, symbol=symbol, continue_on_error=continue_on_error)
     write_result(res, out, source="bybit_orderbook")

@@ -100,8 +100,12 @@ class _Rows:
                 continue
             f = next(csv.reader([raw.decode()]))
             if len(f) < n:
-                raise DataFormatError(f"row has {len(f)} fields, header has {n}: column '{h[len(f)]}' is missing",
-                                      path=self.path, line=i, field=h[len(f)])
+                raise DataFormatError(
+                    f"row has {len(f)} fields, header has {n}: column '{h[len(f)]}' is missing",
+                    path=self.path,
+                    line=i,
+                    field=h[len(f)],
+                )
             if len(f) > n:
                 raise DataFormatError(f"row has {len(f)} fields, header has {n}", path=self.path, line=i)
             yield i, dict(zip(h, f, strict=True))
@@ -111,8 +115,9 @@ def _ts(v: str, path: str, line: int, fld: str) -> int:
     try:
         return int(v) * NS_PER_US
     except ValueError:
-        raise DataFormatError(f"{fld} {v!r} is not an integer (µs since epoch)", path=path, line=line,
-                              field=fld) from None
+        raise DataFormatError(
+            f"{fld} {v!r} is not an integer (µs since epoch)", path=path, line=line, field=fld
+        ) from None
 
 
 def _side(v: str, path: str, line: int) -> int:
@@ -133,8 +138,14 @@ class _State:
         self.symbol: str | None = None
         self.exchange = ""
         self.prices: list[int] = []
-        self.st: dict[str, Any] = {"rows": 0, "events": 0, "snapshot_resets": 0, "ts_event_out_of_order": 0,
-                                   "ts_recv_out_of_order": 0, "crossed_after_event": 0}
+        self.st: dict[str, Any] = {
+            "rows": 0,
+            "events": 0,
+            "snapshot_resets": 0,
+            "ts_event_out_of_order": 0,
+            "ts_recv_out_of_order": 0,
+            "crossed_after_event": 0,
+        }
         self.last_te = -1
         self.last_tr = -1
 
@@ -145,18 +156,36 @@ class _State:
             self.symbol = row["symbol"]
             self.exchange = row["exchange"]
         elif row["symbol"] != self.symbol:
-            raise DataFormatError(f"symbol {row['symbol']!r} differs from {self.symbol!r} (one symbol per file)",
-                                  path=path, line=line, field="symbol")
+            raise DataFormatError(
+                f"symbol {row['symbol']!r} differs from {self.symbol!r} (one symbol per file)",
+                path=path,
+                line=line,
+                field="symbol",
+            )
         if te < self.last_te:
             self.st["ts_event_out_of_order"] += 1
-            self.qc.add(self.seq, te, table, "ts_event_order", "decreasing_timestamp", "mark",
-                        f"{path}:{line}: timestamp {te} < previous {self.last_te}")
+            self.qc.add(
+                self.seq,
+                te,
+                table,
+                "ts_event_order",
+                "decreasing_timestamp",
+                "mark",
+                f"{path}:{line}: timestamp {te} < previous {self.last_te}",
+            )
         else:
             self.last_te = te
         if tr < self.last_tr:
             self.st["ts_recv_out_of_order"] += 1
-            self.qc.add(self.seq, te, table, "ts_recv_order", "decreasing_local_timestamp", "mark",
-                        f"{path}:{line}: local_timestamp {tr} < previous {self.last_tr}")
+            self.qc.add(
+                self.seq,
+                te,
+                table,
+                "ts_recv_order",
+                "decreasing_local_timestamp",
+                "mark",
+                f"{path}:{line}: local_timestamp {tr} < previous {self.last_tr}",
+            )
         else:
             self.last_tr = tr
         return te, tr
@@ -180,16 +209,27 @@ def _incremental(rows: _Rows, s: _State) -> None:
             s.st["events"] += 1
             if book.crossed():
                 s.st["crossed_after_event"] += 1
-                s.qc.add(seq, d.ts_event[-1], "book_deltas", "crossed_book", "after_event", "mark",
-                         f"{path}: event seq {seq}")
+                s.qc.add(
+                    seq,
+                    d.ts_event[-1],
+                    "book_deltas",
+                    "crossed_book",
+                    "after_event",
+                    "mark",
+                    f"{path}: event seq {seq}",
+                )
 
     for line, row in rows:
         s.st["rows"] += 1
         te, tr = s.clocks(row, path, line, "book_deltas")
         snap_v = row["is_snapshot"].strip().lower()
         if snap_v not in ("true", "false"):
-            raise DataFormatError(f"is_snapshot {row['is_snapshot']!r} not true/false", path=path, line=line,
-                                  field="is_snapshot")
+            raise DataFormatError(
+                f"is_snapshot {row['is_snapshot']!r} not true/false",
+                path=path,
+                line=line,
+                field="is_snapshot",
+            )
         is_snap = snap_v == "true"
         key = (row["timestamp"], row["local_timestamp"], is_snap)
         if key != cur:
@@ -230,7 +270,9 @@ def _book_snapshot(rows: _Rows, s: _State) -> None:
             for f in ("price", "amount"):
                 name = f"{side}[{k}].{f}"
                 if name not in rows.header:
-                    raise DataFormatError(f"missing column '{name}' in the header", path=path, line=1, field=name)
+                    raise DataFormatError(
+                        f"missing column '{name}' in the header", path=path, line=1, field=name
+                    )
     snaps = SnapshotCols(depth)
     s.snapshots = snaps
     d = s.deltas
@@ -249,9 +291,15 @@ def _book_snapshot(rows: _Rows, s: _State) -> None:
                     break  # fewer levels than N
                 if p == "" or a == "":
                     fld = f"{side}[{k}].{'price' if p == '' else 'amount'}"
-                    raise DataFormatError("price and amount must both be present", path=path, line=line, field=fld)
-                lv.append((parse_price(p, path=path, line=line, fld=f"{side}[{k}].price"),
-                           parse_size(a, path=path, line=line, fld=f"{side}[{k}].amount")))
+                    raise DataFormatError(
+                        "price and amount must both be present", path=path, line=line, field=fld
+                    )
+                lv.append(
+                    (
+                        parse_price(p, path=path, line=line, fld=f"{side}[{k}].price"),
+                        parse_size(a, path=path, line=line, fld=f"{side}[{k}].amount"),
+                    )
+                )
             sides[side] = lv
         seq = s.next_seq()
         s.st["events"] += 1
@@ -285,14 +333,19 @@ def _trades(rows: _Rows, s: _State) -> None:
         s.st["rows"] += 1
         te, tr = s.clocks(row, path, line, "trades")
         side = row["side"].strip().lower()
-        agg = {"buy": int(AggressorSide.BUY), "sell": int(AggressorSide.SELL)}.get(side, int(AggressorSide.NONE))
+        agg = {"buy": int(AggressorSide.BUY), "sell": int(AggressorSide.SELL)}.get(
+            side, int(AggressorSide.NONE)
+        )
         if side not in ("buy", "sell", "unknown", ""):
-            raise DataFormatError(f"side {row['side']!r} not in (buy, sell, unknown)", path=path, line=line,
-                                  field="side")
+            raise DataFormatError(
+                f"side {row['side']!r} not in (buy, sell, unknown)", path=path, line=line, field="side"
+            )
         px = parse_price(row["price"], path=path, line=line)
         sz = parse_size(row["amount"], path=path, line=line, fld="amount")
         if sz <= 0:
-            raise DataFormatError(f"amount {row['amount']!r} must be > 0", path=path, line=line, field="amount")
+            raise DataFormatError(
+                f"amount {row['amount']!r} must be > 0", path=path, line=line, field="amount"
+            )
         tid_s = row["id"]
         tid = int(tid_s) if tid_s.isdigit() and int(tid_s) < 2**64 else 0
         if tid == 0 and tid_s not in ("", "0"):
@@ -345,16 +398,31 @@ def read_tardis(path: str | Path, kind: str | None = None) -> CryptoResult:
         raise DataFormatError(f"unknown Tardis data type {kind!r} (known: {', '.join(KINDS)})", path=path)
     rows.require(_REQUIRED[k])
     s = _State()
-    {"incremental_book_L2": _incremental, "book_snapshot": _book_snapshot, "trades": _trades,
-     "quotes": _quotes}[k](rows, s)
+    {
+        "incremental_book_L2": _incremental,
+        "book_snapshot": _book_snapshot,
+        "trades": _trades,
+        "quotes": _quotes,
+    }[k](rows, s)
     sym = s.symbol or Path(path).stem
-    inst = Instrument(symbol=sym, venue=s.exchange.upper(), tick_size=infer_tick(s.prices), size_unit=SIZE_UNIT,
-                      currency="USD")
+    inst = Instrument(
+        symbol=sym,
+        venue=s.exchange.upper(),
+        tick_size=infer_tick(s.prices),
+        size_unit=SIZE_UNIT,
+        currency="USD",
+    )
     s.st["kind"] = k
     s.st["qc_counts"] = s.qc.counts()
-    return CryptoResult(deltas=s.deltas.frame(), trades=s.trades.frame(), qc=s.qc.frame(), instrument=inst,
-                        stats=s.st, snapshots=s.snapshots.frame() if s.snapshots is not None else None,
-                        sources=[str(path)])
+    return CryptoResult(
+        deltas=s.deltas.frame(),
+        trades=s.trades.frame(),
+        qc=s.qc.frame(),
+        instrument=inst,
+        stats=s.st,
+        snapshots=s.snapshots.frame() if s.snapshots is not None else None,
+        sources=[str(path)],
+    )
 
 
 def ingest_tardis(path: str | Path, out: str | Path | Dataset, *, kind: str | None = None) -> CryptoResult:

@@ -43,7 +43,17 @@ def spot_depth(U: int, u: int, b: list[list[str]], a: list[list[str]], e_ms: int
 
 
 def usdm_depth(U: int, u: int, pu: int, b: list[list[str]], a: list[list[str]], e_ms: int) -> dict[str, Any]:
-    return {"e": "depthUpdate", "E": e_ms, "T": e_ms, "s": "BTCUSDT", "U": U, "u": u, "pu": pu, "b": b, "a": a}
+    return {
+        "e": "depthUpdate",
+        "E": e_ms,
+        "T": e_ms,
+        "s": "BTCUSDT",
+        "U": U,
+        "u": u,
+        "pu": pu,
+        "b": b,
+        "a": a,
+    }
 
 
 def ticker(u: int, b: str, bq: str, a: str, aq: str) -> dict[str, Any]:
@@ -54,7 +64,11 @@ def trade(t: int, p: str, q: str, m: bool, ms: int) -> dict[str, Any]:
     return {"e": "trade", "E": ms, "s": "BTCUSDT", "t": t, "p": p, "q": q, "T": ms, "m": m}
 
 
-SNAP = {"lastUpdateId": 100, "bids": [["100.00", "1.0"], ["99.00", "2.0"]], "asks": [["101.00", "1.5"], ["102.00", "3"]]}
+SNAP = {
+    "lastUpdateId": 100,
+    "bids": [["100.00", "1.0"], ["99.00", "2.0"]],
+    "asks": [["101.00", "1.5"], ["102.00", "3"]],
+}
 
 
 def write(path: Path, lines: list[str], gz: bool = True) -> Path:
@@ -66,15 +80,25 @@ def write(path: Path, lines: list[str], gz: bool = True) -> Path:
 def spot_capture(tmp_path: Path) -> Path:
     ns = 1_000_000
     lines = [
-        _line(1 * ns, spot_depth(95, 100, [["100.00", "0.5"]], [], T0 + 1), "btcusdt@depth@100ms"),  # superseded
+        _line(
+            1 * ns, spot_depth(95, 100, [["100.00", "0.5"]], [], T0 + 1), "btcusdt@depth@100ms"
+        ),  # superseded
         _line(2 * ns, ticker(101, "100.00", "1.00000000", "101.00", "1.40000000"), "btcusdt@bookTicker"),
         _line(3 * ns, SNAP),
         # straddles: U=99 <= 101 <= u=102
-        _line(4 * ns, spot_depth(99, 102, [["100.00", "1.25"]], [["101.00", "1.4"]], T0 + 2), "btcusdt@depth@100ms"),
+        _line(
+            4 * ns,
+            spot_depth(99, 102, [["100.00", "1.25"]], [["101.00", "1.4"]], T0 + 2),
+            "btcusdt@depth@100ms",
+        ),
         _line(5 * ns, trade(7, "100.00", "0.25", True, T0 + 3), "btcusdt@trade"),
         _line(6 * ns, ticker(104, "100.50", "0.10000000", "101.00", "1.40000000"), "btcusdt@bookTicker"),
         # continues: U = 103 = 102 + 1; adds bid 100.50 and deletes ask 102
-        _line(7 * ns, spot_depth(103, 104, [["100.50", "0.1"]], [["102.00", "0"]], T0 + 4), "btcusdt@depth@100ms"),
+        _line(
+            7 * ns,
+            spot_depth(103, 104, [["100.50", "0.1"]], [["102.00", "0"]], T0 + 4),
+            "btcusdt@depth@100ms",
+        ),
         _line(8 * ns, trade(8, "101.00", "0.1", False, T0 + 5), "btcusdt@trade"),
     ]
     return write(tmp_path / "btcusdt_1.gz", lines)
@@ -180,8 +204,21 @@ def test_usdm_rules(tmp_path: Path, engine: str) -> None:
         _line(2, usdm_depth(96, 100, 95, [["100.0", "1.0"]], [], T0 - 1), "s@depth@0ms"),
         _line(3, snap),
         _line(4, usdm_depth(104, 110, 100, [["99.0", "0"]], [], T0 + 1), "s@depth@0ms"),  # pu == prev u
-        _line(5, {"e": "bookTicker", "u": 110, "s": "BTCUSDT", "b": "100.0", "B": "1.0", "a": "101.0", "A": "1.5",
-                  "T": T0 + 1, "E": T0 + 1}, "s@bookTicker"),
+        _line(
+            5,
+            {
+                "e": "bookTicker",
+                "u": 110,
+                "s": "BTCUSDT",
+                "b": "100.0",
+                "B": "1.0",
+                "a": "101.0",
+                "A": "1.5",
+                "T": T0 + 1,
+                "E": T0 + 1,
+            },
+            "s@bookTicker",
+        ),
         _line(6, usdm_depth(111, 120, 109, [["99.0", "1"]], [], T0 + 2), "s@depth@0ms"),  # pu != 110: gap
     ]
     st = _verify(engine, [write(tmp_path / "f.gz", lines)])
