@@ -597,7 +597,7 @@ class _DayRun:
                             "kind": np.zeros(nt, np.uint8),
                             "trade_id": t["trade_id"][:nt],
                             "order_id": np.zeros(nt, np.uint64),
-                            "flags": np.full(nt, int(Flags.LAST), np.uint8),
+                            "flags": _last_of_seq(t["seq"][:nt]),
                         }
                     )
                 )
@@ -638,6 +638,13 @@ class _DayRun:
         bids = [((int(st[K.S_BID]) - k) * tick, int(self.bq[k])) for k in range(self.L) if self.bq[k] > 0]
         asks = [((int(st[K.S_ASK]) + k) * tick, int(self.aq[k])) for k in range(self.L) if self.aq[k] > 0]
         return bids, asks
+
+
+def _last_of_seq(seq: np.ndarray) -> np.ndarray:
+    """Flags.LAST on the last row of each seq (a message never straddles two kernel calls)."""
+    last = np.ones(seq.shape[0], dtype=bool)
+    last[:-1] = seq[1:] != seq[:-1]
+    return np.where(last, np.uint8(Flags.LAST), np.uint8(0)).astype(np.uint8)
 
 
 def _concat(parts: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
