@@ -24,8 +24,8 @@ byte-identical partitions whatever else is requested.
 Instruments are SIM0, SIM1, ... (SIM0: 0.01 tick near 100; SIM1: 0.05
 tick; SIM2: futures-like 0.25 tick; SIM3: low-priced, deep).
 
---config reads SimConfig fields from TOML ([data.simulator] of a pipeline
-config, a [simulator] table, or top-level keys); flags override it.
+--config reads SimConfig fields from TOML (\\[data.simulator] of a pipeline
+config, a \\[simulator] table, or top-level keys); flags override it.
 
 Example:
 
