@@ -121,15 +121,33 @@ def scan_records(u8, n_bytes, counts, short):
 
 @jit
 def decode_mbo(
-    u8, u32, stop, n_out, iid, ts_event, ts_recv, order_id, price, size, flags, action, side, sequence, rec
+    u8,
+    u32,
+    off0,
+    r0,
+    stop,
+    n_out,
+    iid,
+    ts_event,
+    ts_recv,
+    order_id,
+    price,
+    size,
+    flags,
+    action,
+    side,
+    sequence,
+    rec,
 ):
-    """Decode every MBO record of ``u8[:stop]`` into the output columns; returns rows written.
+    """Decode the MBO records of ``u8[off0:stop]`` (at most ``n_out``) into the output columns.
 
-    ``rec`` gets each record's index among all records of the region (file order).
+    ``r0`` is the index of the record at ``off0`` among all records of the region; ``rec`` gets
+    each decoded record's index (file order). Returns ``(rows, next_offset, next_record_index)``,
+    so a caller can decode a large region in chunks into reused buffers.
     """
-    off = 0
+    off = off0
     k = 0
-    r = 0
+    r = r0
     while off < stop and k < n_out:
         length = int(u8[off]) * 4
         if u8[off + 1] == 0xA0 and length >= 56:
@@ -148,13 +166,15 @@ def decode_mbo(
             k += 1
         r += 1
         off += length
-    return k
+    return k, off, r
 
 
 @jit
 def decode_mbp(
     u8,
     u32,
+    off0,
+    r0,
     stop,
     rtype,
     depth,
@@ -177,12 +197,13 @@ def decode_mbp(
 
     Header and trade fields go to the 1-D columns; level ``j < depth`` goes to ``lv_px[j]`` /
     ``lv_sz[j]`` / ``lv_ct[j]`` (bid) and ``lv_px[depth + j]`` ... (ask), column-major so each
-    output column is one contiguous row of the 2-D buffers. Returns rows written.
+    output column is one contiguous row of the 2-D buffers. Chunking as :func:`decode_mbo`:
+    returns ``(rows, next_offset, next_record_index)``.
     """
     need = 48 + 32 * depth
-    off = 0
+    off = off0
     k = 0
-    r = 0
+    r = r0
     while off < stop and k < n_out:
         length = int(u8[off]) * 4
         if u8[off + 1] == rtype and length >= need:
@@ -208,7 +229,7 @@ def decode_mbp(
             k += 1
         r += 1
         off += length
-    return k
+    return k, off, r
 
 
 @jit

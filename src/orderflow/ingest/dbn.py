@@ -290,7 +290,7 @@ def decode_mbo_columns(u8: np.ndarray, u32: np.ndarray, stop: int, n: int) -> di
         "sequence": np.empty(n, np.int64),
         "record": np.empty(n, np.int64),
     }
-    k = int(K.decode_mbo(u8, u32, stop, n, *cols.values()))
+    k = int(K.decode_mbo(u8, u32, 0, 0, stop, n, *cols.values())[0])
     out = {name: a[:k] for name, a in cols.items()}
     out["order_id"] = out["order_id"].view(np.uint64)
     return out
@@ -325,7 +325,7 @@ def decode_mbp_columns(
     lv_px = _padded_2d(2 * depth, n, np.int64)
     lv_sz = _padded_2d(2 * depth, n, np.int64)
     lv_ct = _padded_2d(2 * depth, n, np.uint32)
-    k = int(K.decode_mbp(u8, u32, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct))
+    k = int(K.decode_mbp(u8, u32, 0, 0, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct)[0])
     out = {name: a[:k] for name, a in cols.items()}
     out["lv_px"] = lv_px[:, :k]
     out["lv_sz"] = lv_sz[:, :k]

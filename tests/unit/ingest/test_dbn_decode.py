@@ -183,7 +183,7 @@ def test_kernel_twins_agree(shared_data: Any) -> None:
                 np.zeros((2 * depth, m), np.int64),
                 np.zeros((2 * depth, m), np.uint32),
             ]
-            k = fn(u8, u32, stop, rt, depth, m, *cols, *lv)
+            k = fn(u8, u32, 0, 0, stop, rt, depth, m, *cols, *lv)[0]
             outs.append((k, cols, lv))
         assert outs[0][0] == outs[1][0] == m
         for a, b in zip(outs[0][1] + outs[0][2], outs[1][1] + outs[1][2], strict=True):
@@ -208,7 +208,7 @@ def test_kernel_twins_agree(shared_data: Any) -> None:
                 np.int64,
             )
         ]
-        assert fn(u8, u32, stop, m, *cols) == m
+        assert fn(u8, u32, 0, 0, stop, m, *cols) == (m, stop, m)
         res.append(cols)
     for a, b in zip(*res, strict=True):
         assert np.array_equal(a, b)
@@ -218,3 +218,38 @@ def test_kernel_twins_agree(shared_data: Any) -> None:
     s2 = np.zeros(256, np.int64)
     assert K.scan_records(u8, len(u8), c1, s1) == K.scan_records.py_func(u8, len(u8), c2, s2)
     assert np.array_equal(c1, c2)
+
+
+def test_chunked_decoding_equals_one_shot(shared_data: Any) -> None:
+    """Decoding a region a few records at a time (reused buffers) gives the one-shot columns."""
+    u8, u32, _, stop, counts = _region(
+        shared_data("databento/glbx-mdp3/futures_mbp-1_2024-07-01T23-58_2024-07-02T00-02.dbn.zst")
+    )
+    n = int(counts[K.RTYPE_MBP1])
+    whole = D.decode_mbp_columns(u8, u32, stop, n, K.RTYPE_MBP1, 1)
+    chunk = 100
+    cols = [
+        np.zeros(chunk, d)
+        for d in (
+            np.uint32,
+            np.int64,
+            np.int64,
+            np.int64,
+            np.int64,
+            np.uint8,
+            np.uint8,
+            np.uint8,
+            np.int64,
+            np.int64,
+        )
+    ]
+    lv = [np.zeros((2, chunk), np.int64), np.zeros((2, chunk), np.int64), np.zeros((2, chunk), np.uint32)]
+    off, r, got_px, got_rec = 0, 0, [], []
+    while True:
+        k, off, r = K.decode_mbp(u8, u32, off, r, stop, K.RTYPE_MBP1, 1, chunk, *cols, *lv)
+        if k == 0:
+            break
+        got_px.extend(lv[0][1, :k].tolist())
+        got_rec.extend(cols[9][:k].tolist())
+    assert got_px == whole["lv_px"][1].tolist()
+    assert got_rec == whole["record"].tolist()
