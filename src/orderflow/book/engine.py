@@ -35,6 +35,7 @@ from orderflow.core.io import Dataset
 from orderflow.core.schema import BOOK_DELTAS, QC, TRADES, book_snapshots, level_names, validate
 
 _DEFAULT_CHUNK_OUT = 1 << 20
+_STAGE_ROWS = 4096
 _ANOMALY_KEEP = 100_000
 _INT_COLS = ("side", "action", "price", "size", "flags", "ts_event", "ts_recv", "seq")
 
@@ -376,13 +377,30 @@ class L2Book:
         else:
             est = last + 1
         m = max(1, min(int(est), int(max_rows)))
-        out_ts, out_recv, out_seq = (np.empty(m, dtype=np.int64) for _ in range(3))
-        out_lv = _level_buffer(self.depth, m)
-        for k, ts, recv, seq, lv in self._run(cols, vol, out_ts, out_recv, out_seq, out_lv, reuse=False):
-            data: dict[str, np.ndarray] = {"ts_event": ts[:k], "ts_recv": recv[:k], "seq": seq[:k]}
-            for j, name in enumerate(self.columns[3:]):
-                data[name] = lv[j, :k]
-            yield pl.DataFrame(data)
+        # The kernel writes into a small cache-resident staging buffer; each full stage is copied
+        # column by column (sequential memcpy) into the frame's arrays. Writing the 4 * depth columns
+        # of a large buffer directly, one scattered row at a time, is ~3x slower (TLB and DRAM bound).
+        dst = np.empty((3 + 4 * self.depth, m), dtype=np.int64)
+        filled = 0
+        for k, ts, recv, seq, lv in self.run_arrays(cols, vol, out_rows=min(m, _STAGE_ROWS)):
+            done = 0
+            while done < k:
+                take = min(k - done, m - filled)
+                dst[0, filled : filled + take] = ts[done : done + take]
+                dst[1, filled : filled + take] = recv[done : done + take]
+                dst[2, filled : filled + take] = seq[done : done + take]
+                dst[3:, filled : filled + take] = lv[:, done : done + take]
+                filled += take
+                done += take
+                if filled == m:
+                    yield self._frame(dst, filled)
+                    dst = np.empty((3 + 4 * self.depth, m), dtype=np.int64)
+                    filled = 0
+        if filled:
+            yield self._frame(dst, filled)
+
+    def _frame(self, dst: np.ndarray, k: int) -> pl.DataFrame:
+        return pl.DataFrame({name: dst[j, :k] for j, name in enumerate(self.columns)})
 
     def process(self, deltas: pl.DataFrame, trades: pl.DataFrame | None = None) -> pl.DataFrame:
         """Apply one chunk of BOOK_DELTAS (in seq order) and return its BOOK_SNAPSHOTS(depth).

@@ -330,3 +330,12 @@ def test_stats_dataclass_and_validation_errors() -> None:
     with pytest.raises(ValueError, match="side"):
         book.levels(0)
     assert reconstruct(BOOK_DELTAS.empty(), depth=2).columns == book_snapshots(2).names
+
+
+def test_iter_process_splits_output_without_loss() -> None:
+    d = _rows_events(2000, seed=21)
+    want = L2Book(depth=2, clock=ClockSpec.parse("time:100us")).process(d)
+    parts = list(L2Book(depth=2, clock=ClockSpec.parse("time:100us")).iter_process(d, max_rows=7))
+    assert all(p.height <= 7 for p in parts) and len(parts) > 10
+    assert pl.concat(parts).equals(want)
+    assert want.height > 100
