@@ -15,7 +15,8 @@ the last of them). Which boundaries are sampled is decided by the clock:
     event's seq. Grid times inside empty intervals repeat the unchanged book (one row per grid
     time). The row for ``g`` is written when the first row of an event with ``ts_event > g``
     arrives, i.e. as soon as the data proves the interval is over, which is causal: nothing after
-    ``g`` is in it. Grid times after the last event of the stream are not emitted.
+    ``g`` is in it. Grid times after the last event of the stream are not emitted until the caller
+    declares the stream over with :meth:`orderflow.book.L2Book.flush` (e.g. at the session close).
 ``volume:v``
     traded volume is accumulated per event (from TRADES rows merged by ``seq`` when trades are
     given, else from the sizes of EXECUTE deltas); a row is emitted after the event that completes

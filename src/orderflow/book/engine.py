@@ -399,6 +399,47 @@ class L2Book:
         if filled:
             yield self._frame(dst, filled)
 
+    def flush(self, until_ns: int) -> pl.DataFrame:
+        """Time clock only: emit the grid times ``<= until_ns`` still pending after the last event.
+
+        Call this once the stream is known to have ended (e.g. at the session close): the book is
+        then unchanged up to ``until_ns``, so those grid rows are final. Returns an empty frame for
+        other clocks, before the first event, or when no grid time is pending.
+        """
+        if self.clock.kind != "time" or self.clk[K.CS_GRID_INIT] == 0:
+            return self.schema.empty()
+        g0 = int(self.clk[K.CS_NEXT_GRID])
+        every = self.clock.every
+        if until_ns < g0:
+            return self.schema.empty()
+        grid = np.arange(g0, int(until_ns) + 1, every, dtype=np.int64)
+        k = grid.shape[0]
+        out_ts, out_recv, out_seq = (np.empty(1, dtype=np.int64) for _ in range(3))
+        lv = _level_buffer(self.depth, 1)
+        K.write_snapshot(
+            self.keys,
+            self.sizes,
+            self.nlev,
+            self.depth,
+            0,
+            0,
+            0,
+            int(self.clk[K.CS_LAST_SEQ]),
+            out_ts,
+            out_recv,
+            out_seq,
+            lv.reshape(lv.size),
+            lv.shape[1],
+        )
+        dst = np.empty((3 + 4 * self.depth, k), dtype=np.int64)
+        dst[0] = grid
+        dst[1] = grid
+        dst[2] = out_seq[0]
+        dst[3:] = lv[:, :1]
+        self.clk[K.CS_NEXT_GRID] = g0 + k * every
+        self._stats[K.ST_SNAPSHOTS] += k
+        return self._frame(dst, k)
+
     def _frame(self, dst: np.ndarray, k: int) -> pl.DataFrame:
         return pl.DataFrame({name: dst[j, :k] for j, name in enumerate(self.columns)})
 

@@ -174,3 +174,16 @@ def test_volume_and_trade_clocks_from_trades_merged_by_seq() -> None:
     # trades do not change the event clock
     ev = L2Book(depth=1).process(d, t)
     assert ev["seq"].to_list() == [1, 2, 4, 5]
+
+
+def test_flush_emits_pending_grid_times_after_the_stream_ends() -> None:
+    book = L2Book(depth=1, clock=ClockSpec.parse("time:1000"))
+    out = book.process(deltas([(1, 1500, 1, ADD, 100, 1, LAST), (2, 2500, 1, ADD, 101, 2, LAST)]))
+    assert out["ts_event"].to_list() == [2000]
+    tail = book.flush(5000)
+    assert tail["ts_event"].to_list() == [3000, 4000, 5000]
+    assert tail["seq"].to_list() == [2, 2, 2]
+    assert tail["bid_px_00"].to_list() == [101] * 3 and tail["bid_sz_00"].to_list() == [2] * 3
+    assert book.flush(5999).height == 0  # nothing pending until 6000
+    assert book.stats.snapshots == 4
+    assert L2Book(clock=ClockSpec.parse("events:2")).flush(10**12).height == 0
