@@ -121,10 +121,15 @@ class DuplicateConfig(_Rule):
     """Duplicate: a message whose rows (deltas: side, action, price, size, order_id; trades: price, size,
     aggressor, order_id) and ``ts_event`` equal those of one of the previous ``max_lag`` messages
     (reason ``duplicate``). Only the later copy is flagged; snapshot rows are never duplicates.
+
+    With ``skip_hidden`` (default) a message made only of non-regular trades (hidden, cross) is never a
+    duplicate: such prints carry no order id, and one aggressor hitting several equal hidden orders in
+    the same nanosecond prints identical rows (LOBSTER AMZN 2012-06-21 has 48 such prints).
     """
 
     action: Action = "drop"
     max_lag: int = Field(8, ge=1, description="how many previous messages to compare with")
+    skip_hidden: bool = True
 
 
 class LowInfoConfig(_Rule):

@@ -442,6 +442,9 @@ def duplicate(view: EventView, cfg: DuplicateConfig) -> list[RuleMask]:
         cfg.max_lag,
     )
     mask = orig >= 0
+    if cfg.skip_hidden:
+        non_regular = _seg_count(t["kind"] != TradeKind.REGULAR, view.t_lo, view.t_hi)
+        mask &= ~((view.d_hi == view.d_lo) & (non_regular == view.n_trades))
     n = mask.shape[0]
     return [
         RuleMask(

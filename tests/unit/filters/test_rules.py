@@ -348,3 +348,11 @@ def test_report_lists_each_enabled_rule(rule: str) -> None:
     assert list(res.report["rules"]) == [rule]
     assert res.report["events"] == 1
     assert np.array_equal(res.qc["rule"].unique().to_numpy(), np.array([rule])) or res.qc.height == 0
+
+
+def test_duplicate_hidden_prints_are_not_duplicates() -> None:
+    # two hidden executions of one aggressor at the same ns (no order id): equal rows, not a copy
+    t = trades([(1, 5, 101, 100, 1), (2, 5, 101, 100, 1)], kind=1)
+    assert run(only("duplicate"), BOOK_DELTAS.empty(), t).qc.height == 0
+    res = run(only("duplicate", skip_hidden=False), BOOK_DELTAS.empty(), t)
+    assert res.qc["seq"].to_list() == [2] and res.qc["table"].to_list() == ["trades"]
