@@ -420,8 +420,8 @@ def process_deltas(
         n_rows += 1
         if has_vol:
             ev_vol += vol[i]
-        elif a == A_EXECUTE:
-            ev_vol += size[i]
+        else:
+            ev_vol += size[i] if a == A_EXECUTE else 0  # a select, not a branch
         if last:
             n_events += 1
             at_boundary = 1
