@@ -91,7 +91,9 @@ def book_arrays(book: pl.DataFrame) -> BookArrays:
 
     bid_px, bid_sz = side("bid")
     ask_px, ask_sz = side("ask")
-    return BookArrays(ts=ts, ts_recv=ts_recv, seq=seq, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz)
+    return BookArrays(
+        ts=ts, ts_recv=ts_recv, seq=seq, bid_px=bid_px, bid_sz=bid_sz, ask_px=ask_px, ask_sz=ask_sz
+    )
 
 
 __all__ = ["BookArrays", "book_arrays"]

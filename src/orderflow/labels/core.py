@@ -88,11 +88,15 @@ class LabelConfig(BaseModel):
     executable: bool = True
     triple_barrier: bool = True
     barrier_k: float = Field(1.0, gt=0, description="barrier width in sigmas of the horizon return")
-    barrier_halflife: str = Field("10s", description="half-life of the causal EWMA volatility scaling the barriers")
+    barrier_halflife: str = Field(
+        "10s", description="half-life of the causal EWMA volatility scaling the barriers"
+    )
     barrier_sign_at_timeout: bool = False
     smoothed: bool = Field(False, description="add FI-2010 / DeepLOB smoothed-mean labels y_smooth_<k>ev")
     smoothed_k: int = Field(10, ge=1)
-    size_unit: float = Field(1.0, gt=0, description="instrument units per size unit of the book (Instrument.size_unit)")
+    size_unit: float = Field(
+        1.0, gt=0, description="instrument units per size unit of the book (Instrument.size_unit)"
+    )
 
     @field_validator("horizons")
     @classmethod
@@ -199,8 +203,17 @@ def executable_returns(
     fees = execution.fees
     qty = execution.order_size / size_unit
     long_r, short_r = executable_return_kernel(
-        entry, exit_, book.bid_px, book.bid_sz, book.ask_px, book.ask_sz, float(qty),
-        float(fees.taker_bps), float(fees.taker_per_unit), float(fees.min_fee), float(size_unit),
+        entry,
+        exit_,
+        book.bid_px,
+        book.bid_sz,
+        book.ask_px,
+        book.ask_sz,
+        float(qty),
+        float(fees.taker_bps),
+        float(fees.taker_per_unit),
+        float(fees.min_fee),
+        float(size_unit),
     )
     return long_r, short_r, np.where(bad, -1, t_exit)
 
@@ -267,7 +280,9 @@ def label_partition(
         cols[f"y_smooth_{config.smoothed_k}ev"] = smoothed_mean_return(start, mid, config.smoothed_k)
         end_s = start + config.smoothed_k
         ok = (start >= 0) & (end_s < ba.n)
-        t_end = np.where(ok & (t_end >= 0), np.maximum(t_end, ba.ts[np.clip(end_s, 0, max(ba.n - 1, 0))]), t_end)
+        t_end = np.where(
+            ok & (t_end >= 0), np.maximum(t_end, ba.ts[np.clip(end_s, 0, max(ba.n - 1, 0))]), t_end
+        )
     out = pl.DataFrame({"ts_event": t0, "seq": seq, "t_end_ns": t_end.astype(np.int64), **cols})
     return validate(out, LABELS, where="label_partition")
 

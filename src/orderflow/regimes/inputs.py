@@ -36,7 +36,9 @@ class RegimeConfig(BaseModel):
     rule_inputs: tuple[str, ...] = ("log_rv", "spread_bps")
     n_buckets: int = Field(2, ge=1, le=5)
     halflife: str = Field("2s", description="half-life of the causal smoothing of the book inputs")
-    compare_methods: bool = Field(True, description="also fit the other methods and report their ARI vs truth")
+    compare_methods: bool = Field(
+        True, description="also fit the other methods and report their ARI vs truth"
+    )
     random_state: int = 0
 
     @field_validator("halflife")
@@ -67,7 +69,11 @@ def book_regime_inputs(book: BookArrays, halflife_ns: int) -> pl.DataFrame:
 
 
 def regime_inputs(
-    features: pl.DataFrame, book: pl.DataFrame | BookArrays | None, config: RegimeConfig, *, columns: tuple[str, ...] | None = None
+    features: pl.DataFrame,
+    book: pl.DataFrame | BookArrays | None,
+    config: RegimeConfig,
+    *,
+    columns: tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
     """The regime input matrix for the rows of ``features`` (one partition), as a float frame.
 
@@ -90,7 +96,9 @@ def regime_inputs(
         if c in out:
             continue
         if c not in features.columns:
-            raise ConfigError(f"regimes.inputs: column {c!r} not in features (have: {', '.join(features.columns)})")
+            raise ConfigError(
+                f"regimes.inputs: column {c!r} not in features (have: {', '.join(features.columns)})"
+            )
         out[c] = features[c].cast(pl.Float64).to_numpy()
     for c, v in out.items():
         bad = ~np.isfinite(v)
@@ -107,11 +115,15 @@ def regime_inputs(
     return pl.DataFrame({c: out[c] for c in want})
 
 
-def regimes_frame(features: pl.DataFrame, regime: np.ndarray, proba: np.ndarray | None = None) -> pl.DataFrame:
+def regimes_frame(
+    features: pl.DataFrame, regime: np.ndarray, proba: np.ndarray | None = None
+) -> pl.DataFrame:
     """A validated REGIMES table for the rows of ``features``."""
     df = features.select("ts_event", "seq").with_columns(pl.Series("regime", regime.astype(np.int16)))
     if proba is not None:
-        df = df.with_columns([pl.Series(f"p_regime_{k}", proba[:, k].astype(np.float64)) for k in range(proba.shape[1])])
+        df = df.with_columns(
+            [pl.Series(f"p_regime_{k}", proba[:, k].astype(np.float64)) for k in range(proba.shape[1])]
+        )
     keep = [c for c in ("instrument", "date") if c in features.columns]
     out = validate(df, REGIMES, where="regimes")
     return out.with_columns(features.select(keep)) if keep else out

@@ -20,7 +20,7 @@ from orderflow.regimes._kernels import forward_filter_kernel
 FloatArray = NDArray[np.float64]
 
 
-class _RegimeBase(ClusterMixin, BaseEstimator):  # type: ignore[misc]
+class _RegimeBase(ClusterMixin, BaseEstimator):
     """Shared plumbing: input validation, canonical relabelling, ``predict`` from ``predict_proba``."""
 
     def _validate_fit(self, X: Any) -> FloatArray:
@@ -84,8 +84,13 @@ def _standardize_fit(X: FloatArray) -> tuple[FloatArray, FloatArray]:
 class GMMRegimes(_RegimeBase):
     """Gaussian mixture on standardized inputs; each row's regime uses that row only (causal by design)."""
 
-    def __init__(self, n_regimes: int = 2, covariance_type: str = "full", random_state: int = 0,
-                 max_fit_rows: int = 200_000) -> None:
+    def __init__(
+        self,
+        n_regimes: int = 2,
+        covariance_type: str = "full",
+        random_state: int = 0,
+        max_fit_rows: int = 200_000,
+    ) -> None:
         self.n_regimes = n_regimes
         self.covariance_type = covariance_type
         self.random_state = random_state
@@ -100,8 +105,13 @@ class GMMRegimes(_RegimeBase):
         if Z.shape[0] > self.max_fit_rows:  # evenly spaced subsample: deterministic, covers the period
             Z = Z[np.linspace(0, Z.shape[0] - 1, self.max_fit_rows).astype(np.int64)]
         k = min(self.n_regimes, Z.shape[0])
-        gm = GaussianMixture(n_components=k, covariance_type=self.covariance_type,
-                             random_state=self.random_state, reg_covar=1e-4, n_init=1)
+        gm = GaussianMixture(
+            n_components=k,
+            covariance_type=self.covariance_type,
+            random_state=self.random_state,
+            reg_covar=1e-4,
+            n_init=1,
+        )
         gm.fit(Z)
         self.gmm_ = gm
         self.order_ = _order_by_first(gm.means_)
@@ -122,8 +132,14 @@ class HMMRegimes(_RegimeBase):
     sequences (e.g. one per instrument-day) and the filter restarts at each.
     """
 
-    def __init__(self, n_regimes: int = 2, covariance_type: str = "diag", n_iter: int = 50,
-                 random_state: int = 0, max_fit_rows: int = 200_000) -> None:
+    def __init__(
+        self,
+        n_regimes: int = 2,
+        covariance_type: str = "diag",
+        n_iter: int = 25,
+        random_state: int = 0,
+        max_fit_rows: int = 200_000,
+    ) -> None:
         self.n_regimes = n_regimes
         self.covariance_type = covariance_type
         self.n_iter = n_iter
@@ -141,8 +157,14 @@ class HMMRegimes(_RegimeBase):
             Z = Z[-self.max_fit_rows :]
             lens = None
         k = max(1, min(self.n_regimes, Z.shape[0]))
-        hmm = GaussianHMM(n_components=k, covariance_type=self.covariance_type, n_iter=self.n_iter,
-                          random_state=self.random_state, min_covar=1e-3, tol=1e-3)
+        hmm = GaussianHMM(
+            n_components=k,
+            covariance_type=self.covariance_type,
+            n_iter=self.n_iter,
+            random_state=self.random_state,
+            min_covar=1e-3,
+            tol=1e-3,
+        )
         hmm.fit(Z, lengths=lens)
         order = _order_by_first(hmm.means_)
         self.order_ = order
@@ -178,8 +200,9 @@ class HMMRegimes(_RegimeBase):
         if lengths is not None:
             b = np.cumsum(np.asarray(lengths, dtype=np.int64))[:-1]
             starts[b[b < X.shape[0]]] = True
-        return np.asarray(forward_filter_kernel(self._log_likelihood(Z), self.log_startprob_,
-                                                self.log_transmat_, starts))
+        return np.asarray(
+            forward_filter_kernel(self._log_likelihood(Z), self.log_startprob_, self.log_transmat_, starts)
+        )
 
 
 def make_regime_model(method: str, n_regimes: int = 2, random_state: int = 0, **kwargs: Any) -> _RegimeBase:
@@ -187,9 +210,13 @@ def make_regime_model(method: str, n_regimes: int = 2, random_state: int = 0, **
     if method == "rules":
         return QuantileRegimes(n_buckets=kwargs.get("n_buckets", 2))
     if method == "gmm":
-        return GMMRegimes(n_regimes=n_regimes, random_state=random_state)
+        return GMMRegimes(
+            n_regimes=n_regimes, random_state=random_state, max_fit_rows=kwargs.get("max_fit_rows", 100_000)
+        )
     if method == "hmm":
-        return HMMRegimes(n_regimes=n_regimes, random_state=random_state)
+        return HMMRegimes(
+            n_regimes=n_regimes, random_state=random_state, max_fit_rows=kwargs.get("max_fit_rows", 100_000)
+        )
     from orderflow.core.errors import ConfigError
 
     raise ConfigError(f"regimes.method: unknown {method!r} (rules, gmm, hmm)")
