@@ -296,10 +296,52 @@ def decode_mbo_columns(u8: np.ndarray, u32: np.ndarray, stop: int, n: int) -> di
     return out
 
 
+def _staggered_2d(rows: int, n: int, dtype: Any, line: int) -> np.ndarray:
+    """A C-contiguous (rows, >= n) buffer whose rows start 3 cache lines apart modulo 4 KiB.
+
+    Decoding writes one value to every output column per record, i.e. dozens of concurrent write
+    streams. Rows (columns) laid out 4 KiB apart would all map to the same L1 cache set and evict
+    each other (4K aliasing); staggering them by 192 bytes spreads them over the sets. ``line``
+    (cache lines) shifts the whole buffer so several buffers do not overlap either.
+    """
+    item = np.dtype(dtype).itemsize
+    per_page = 4096 // item
+    width = ((n + per_page - 1) // per_page) * per_page + 192 // item
+    skip = (line * 64) // item
+    flat = np.empty(rows * width + skip + 4096 // item, dtype=dtype)
+    base = (-flat.ctypes.data % 4096) // item + skip  # page-align, then shift by `line` lines
+    return flat[base : base + rows * width].reshape(rows, width)
+
+
 def _padded_2d(rows: int, n: int, dtype: Any) -> np.ndarray:
-    # pad the row stride off multiples of 4 KiB: writing many rows at once then does not alias
-    width = ((n + 511) // 512) * 512 + 24
-    return np.empty((rows, width), dtype=dtype)
+    """Level buffers for :func:`decode_mbp` (see :func:`_staggered_2d`)."""
+    return _staggered_2d(rows, n, dtype, 0)
+
+
+def mbp_buffers(n: int, depth: int) -> dict[str, np.ndarray]:
+    """Output buffers for :func:`~orderflow.ingest._dbn_kernels.decode_mbp` (``n`` records).
+
+    Keys in the kernel's argument order (header columns, then ``lv_px``, ``lv_sz``, ``lv_ct``);
+    all write streams are staggered across cache sets (see :func:`_staggered_2d`).
+    """
+    h64 = _staggered_2d(6, n, np.int64, 61)
+    small = _staggered_2d(4, n, np.uint8, 5)
+    iid = _staggered_2d(1, n, np.uint32, 29)[0]
+    return {
+        "instrument_id": iid[:n],
+        "ts_event": h64[0, :n],
+        "ts_recv": h64[1, :n],
+        "price": h64[2, :n],
+        "size": h64[3, :n],
+        "flags": small[0, :n],
+        "action": small[1, :n],
+        "side": small[2, :n],
+        "sequence": h64[4, :n],
+        "record": h64[5, :n],
+        "lv_px": _staggered_2d(2 * depth, n, np.int64, 0),
+        "lv_sz": _staggered_2d(2 * depth, n, np.int64, 1),
+        "lv_ct": _staggered_2d(2 * depth, n, np.uint32, 2),
+    }
 
 
 def decode_mbp_columns(
@@ -310,21 +352,8 @@ def decode_mbp_columns(
     Level arrays are returned as ``lv_px``/``lv_sz``/``lv_ct`` of shape (2 * depth, n): rows
     0..depth-1 are the bid levels, depth..2*depth-1 the ask levels.
     """
-    cols: dict[str, np.ndarray] = {
-        "instrument_id": np.empty(n, np.uint32),
-        "ts_event": np.empty(n, np.int64),
-        "ts_recv": np.empty(n, np.int64),
-        "price": np.empty(n, np.int64),
-        "size": np.empty(n, np.int64),
-        "flags": np.empty(n, np.uint8),
-        "action": np.empty(n, np.uint8),
-        "side": np.empty(n, np.uint8),
-        "sequence": np.empty(n, np.int64),
-        "record": np.empty(n, np.int64),
-    }
-    lv_px = _padded_2d(2 * depth, n, np.int64)
-    lv_sz = _padded_2d(2 * depth, n, np.int64)
-    lv_ct = _padded_2d(2 * depth, n, np.uint32)
+    cols = mbp_buffers(n, depth)
+    lv_px, lv_sz, lv_ct = cols.pop("lv_px"), cols.pop("lv_sz"), cols.pop("lv_ct")
     k = int(K.decode_mbp(u8, u32, 0, 0, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct)[0])
     out = {name: a[:k] for name, a in cols.items()}
     out["lv_px"] = lv_px[:, :k]
