@@ -22,7 +22,8 @@ def test_bench_book(bbo_only: bool, levels: int) -> None:
     res = run_benchmark(EVENTS, levels, bbo_only=bbo_only, seed=1)
     print(
         f"\nbook engine depth={res['depth']} levels={levels}: {res['events']:,} events in {res['seconds']:.3f} s "
-        f"= {res['events_per_s']:.3e} events/s, peak RSS {res['peak_rss_bytes'] / 2**20:.0f} MiB"
+        f"= {res['events_per_s']:.3e} events/s ({res['events_per_cpu_s']:.3e} per CPU second), "
+        f"peak RSS {res['peak_rss_bytes'] / 2**20:.0f} MiB, levels at end {res['final_levels']}"
     )
     assert res["events"] == EVENTS
     assert res["snapshots"] == EVENTS
