@@ -250,6 +250,7 @@ def sim_kernel(
             break
         reg = st[S_REGIME]
         t_prev = st[S_T]
+        t_floor = t_prev  # injected messages go after everything published so far
         # -- time of the next genuine event (exact for piecewise-constant intensity) --------------------------
         finished = st[S_EVENTS] >= st[S_MAX_EVENTS]
         t_new = t_prev
@@ -286,6 +287,7 @@ def sim_kernel(
             ts_c = st[S_STALE_UNTIL] if st[S_STALE_UNTIL] < t_new else t_new
             if ts_c < t_prev:
                 ts_c = t_prev
+            t_floor = ts_c
             nd, nx = _catch_up(
                 st,
                 bq,
@@ -313,7 +315,7 @@ def sim_kernel(
         st[S_T] = t_new
         st[S_EVENTS] += 1
         t = t_new
-        # -- artifacts injected in the gap (t_prev, t) before this event --------------------------------------
+        # -- artifacts injected in the gap (t_floor, t) before this event --------------------------------------
         dup_u = ub[pb]
         pb += 1
         xa = ub[pb]
@@ -347,10 +349,10 @@ def sim_kernel(
                 gsize = geo(_u(ub, pb), P[reg, P_LSIZE]) * lot
                 pb += 1
                 life = int(A[A_GLITCH_NS])
-                gap = t - t_prev
+                gap = t - t_floor
                 if life > gap // 2:
                     life = gap // 2
-                ts_g = t_prev + (gap - life) // 2
+                ts_g = t_floor + (gap - life) // 2
                 if side == 1:
                     gpx = st[S_ASK] + j
                 else:
@@ -408,7 +410,7 @@ def sim_kernel(
                 base = q[k]
                 nmsg = 2 * n_pairs
                 span = int(A[A_BURST_NS]) * nmsg
-                gap = t - t_prev
+                gap = t - t_floor
                 if span > gap // 2:
                     span = gap // 2
                 seq = st[S_SEQ]

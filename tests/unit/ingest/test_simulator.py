@@ -391,6 +391,39 @@ def test_stale_quotes_are_caught_up_exactly() -> None:
     assert day.trades.drop("seq").equals(clean.trades.drop("seq"))  # trades keep printing
 
 
+def test_heavy_artifacts_keep_time_order_and_exact_labels() -> None:
+    heavy = ArtifactConfig(
+        stale_quote=0.25,
+        crossed=0.2,
+        locked=0.2,
+        burst=0.2,
+        duplicate=0.3,
+        stale_mean_ms=800.0,
+        burst_pairs=3,
+    )
+    cfg = _cfg(events_per_day=3_000, artifacts=heavy, seed=13)
+    run = _DayRun(cfg, "SIM0", DATE)
+    pieces = []
+    while not run.done:
+        pieces.append(run.run(500))
+    d = pl.concat([p.deltas for p in pieces])
+    lab = pl.concat([p.artifacts for p in pieces])
+    assert d["ts_event"].is_sorted() and d["seq"].is_sorted()
+    kinds = dict(lab.group_by("kind").len().iter_rows())
+    assert min(kinds.get(k, 0) for k in ("stale_quote", "crossed", "locked", "burst", "duplicate")) > 20, (
+        kinds
+    )
+    labelled = {s: k for s, _ts, t, k in lab.iter_rows() if t == "book_deltas"}
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    for seq, _ts, bids, asks in replay(d):
+        bb, ba = max(bids), min(asks)
+        want = "crossed" if bb > ba else "locked" if bb == ba else None
+        assert (labelled.get(seq) if labelled.get(seq) in ("crossed", "locked") else None) == want, seq
+    tb, ta = run.true_book()
+    assert _state(bids, asks) == (tuple(tb), tuple(ta))  # the day ends caught up
+
+
 def test_kernel_twin_matches_jitted() -> None:
     cfg = _cfg(events_per_day=1_500, artifacts=NOISY, seed=2)
     out = []
