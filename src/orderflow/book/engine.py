@@ -263,7 +263,7 @@ class L2Book:
 
     # -- processing -----------------------------------------------------------------------------------
     def run_arrays(
-        self, cols: dict[str, np.ndarray], vol: np.ndarray | None, out_rows: int = 65536
+        self, cols: dict[str, np.ndarray], vol: np.ndarray | None, out_rows: int = 4096
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Low-level loop over numpy columns (keys ``side, action, price, size, flags, ts_event, ts_recv, seq``).
 
@@ -602,7 +602,7 @@ def run_benchmark(
     bbo_only: bool = False,
     seed: int = 0,
     chunk_events: int = 1 << 20,
-    out_rows: int = 1 << 14,
+    out_rows: int = 1 << 10,
 ) -> dict[str, Any]:
     """Time the engine (snapshots on every event) over a synthetic stream, generated in chunks.
 
