@@ -37,6 +37,9 @@ from orderflow.backtest._layout import (
     B_BID,
     B_BID_CONS,
     B_BID_PEND,
+    B_WALK_IX,
+    B_WALK_PX,
+    B_WALK_SZ,
     C_CANCEL_NS,
     C_EQ_NS,
     C_EVERY_EVENT,
@@ -84,6 +87,9 @@ from orderflow.backtest._layout import (
     FR_TRADE_AGGR,
     FR_TRADE_PX,
     FR_TRADE_SZ,
+    H_CTR,
+    H_KEY,
+    H_REM,
     INF,
     N_AC,
     NO_PRICE,
@@ -118,6 +124,7 @@ from orderflow.backtest._layout import (
     R_MOD_REJECT,
     RC_FINISHED,
     RC_FLUSH,
+    RC_GROW_FIFO,
     RC_GROW_MK,
     RC_GROW_RESP,
     RC_GROW_RING,
@@ -145,6 +152,7 @@ from orderflow.backtest._layout import (
     S_CXL_REJ,
     S_DONE,
     S_DROPPED,
+    S_FIFO_USED,
     S_FLAT_SHORT,
     S_INITED,
     S_LAST_LOCAL,
@@ -219,6 +227,13 @@ from orderflow.backtest._layout import (
 from orderflow.backtest._strategies import mm_step, script_step, taker_step
 from orderflow.book.sweep import walk_book_int
 
+
+def kjit(fn=None, **kw):
+    """``jit`` without numba's reference counting: the kernel allocates nothing, and refcounting the
+    dozens of state arrays at every helper call would cost more than the event itself."""
+    return jit(fn, _nrt=False, **kw)
+
+
 # ------------------------------------------------------------------------------------------------------
 # merging the two canonical tables into one stream
 # ------------------------------------------------------------------------------------------------------
@@ -254,12 +269,12 @@ def merge_by_seq(d_seq, t_seq):
 # ------------------------------------------------------------------------------------------------------
 
 
-@jit
+@kjit(inline="always")
 def _px(si, ci, idx):
     return si[S_BASE] + idx * ci[C_TICK]
 
 
-@jit
+@kjit
 def _rescan_best(book, si, ci):
     nt = ci[C_NT]
     bb = -1
@@ -276,7 +291,7 @@ def _rescan_best(book, si, ci):
     si[S_BA] = ba
 
 
-@jit
+@kjit
 def _recenter(book, si, ci, price):
     """Move the tick window so ``price`` sits in its middle; levels that fall off are counted."""
     nt = ci[C_NT]
@@ -307,7 +322,7 @@ def _recenter(book, si, ci, price):
     _rescan_best(book, si, ci)
 
 
-@jit
+@kjit(inline="always")
 def _index(book, si, ci, price):
     if si[S_INITED] == 0:
         _recenter(book, si, ci, price)
@@ -318,14 +333,14 @@ def _index(book, si, ci, price):
     return idx
 
 
-@jit
+@kjit(inline="always")
 def _best_px(si, ci, side):
     if side == 1:
         return _px(si, ci, si[S_BB]) if si[S_BB] >= 0 else NO_PRICE
     return _px(si, ci, si[S_BA]) if si[S_BA] < ci[C_NT] else NO_PRICE
 
 
-@jit
+@kjit(inline="always")
 def _update_mid(si, ci):
     if si[S_BB] >= 0 and si[S_BA] < ci[C_NT]:
         si[S_MID2] = _px(si, ci, si[S_BB]) + _px(si, ci, si[S_BA])
@@ -336,7 +351,7 @@ def _update_mid(si, ci):
 # ------------------------------------------------------------------------------------------------------
 
 
-@jit
+@kjit
 def _push_resp(si, ci, resp, t, slot, oid, kind, fill, status, filled, price):
     k = si[S_RESP_T] & (resp.shape[0] - 1)
     resp[k, RS_T] = t + ci[C_RESP_NS]
@@ -350,7 +365,7 @@ def _push_resp(si, ci, resp, t, slot, oid, kind, fill, status, filled, price):
     si[S_RESP_T] += 1
 
 
-@jit
+@kjit
 def _write_order(si, oi, slot, out_o):
     r = si[S_NO]
     out_o[r, 0] = oi[slot, O_OID]
@@ -367,7 +382,7 @@ def _write_order(si, oi, slot, out_o):
     si[S_NO] = r + 1
 
 
-@jit
+@kjit
 def _fee(cf, notional, units, maker):
     """Same rule as ``FeeModel.fee``: bps of |notional| + per unit; positive fees floored at min_fee."""
     if maker:
@@ -379,7 +394,7 @@ def _fee(cf, notional, units, maker):
     return f
 
 
-@jit
+@kjit
 def _fill(si, sf, ci, cf, oi, slot, t, price, size, maker, resp, out_fi, out_ff, mk_t, mk_g):
     side = oi[slot, O_SIDE]
     oi[slot, O_FILLED] += size
@@ -432,7 +447,7 @@ def _fill(si, sf, ci, cf, oi, slot, t, price, size, maker, resp, out_fi, out_ff,
     )
 
 
-@jit
+@kjit
 def _rest_remove(si, oi, rest, slot):
     n = si[S_NREST]
     for r in range(n):
@@ -443,7 +458,7 @@ def _rest_remove(si, oi, rest, slot):
     oi[slot, O_RESTING] = 0
 
 
-@jit
+@kjit
 def _finish(si, ci, oi, rest, slot, t, status, resp, out_o):
     """Exchange-side end of an order's life: write its ORDERS row and tell the strategy."""
     if oi[slot, O_RESTING] == 1:
@@ -461,24 +476,62 @@ def _finish(si, ci, oi, rest, slot, t, status, resp, out_o):
 # ------------------------------------------------------------------------------------------------------
 
 
-@jit
+@kjit
 def _qf(ci, cf, x):
     if ci[C_QFAMILY] == 0:
         return x ** cf[CF_QPOW]
     return math.log1p(x)
 
 
-@jit
-def _fifo_ctr(fifo_ctr, oid):
-    """Arrival counter of a venue order id (-1: unknown, i.e. resting before we started)."""
-    if oid == 0:
-        return -1
-    if oid in fifo_ctr:
-        return fifo_ctr[oid]
-    return -1
+@kjit
+def _h_slot(fifo, key):
+    """Slot of ``key`` in the open-addressing order-id table, or -1."""
+    mask = fifo.shape[1] - 1
+    i = (key * 40503) & mask
+    while True:
+        k = fifo[H_KEY, i]
+        if k == key:
+            return i
+        if k == 0:
+            return -1
+        i = (i + 1) & mask
 
 
-@jit
+@kjit
+def _h_insert(si, fifo, key, ctr, rem):
+    mask = fifo.shape[1] - 1
+    i = (key * 40503) & mask
+    while fifo[H_KEY, i] != 0 and fifo[H_KEY, i] != -1:
+        i = (i + 1) & mask
+    if fifo[H_KEY, i] == 0:
+        si[S_FIFO_USED] += 1
+    fifo[H_KEY, i] = key
+    fifo[H_CTR, i] = ctr
+    fifo[H_REM, i] = rem
+
+
+@kjit
+def _fifo_update(si, fifo, action, oid, size):
+    """Track venue order ids (arrival counter and remaining size); returns the id's counter before
+    this row (-1: unknown, i.e. it was resting before we started)."""
+    h = _h_slot(fifo, oid)
+    xctr = fifo[H_CTR, h] if h >= 0 else -1
+    if action == ADD:
+        if h < 0:
+            _h_insert(si, fifo, oid, si[S_PRIO], size)
+            si[S_PRIO] += 1
+        else:
+            fifo[H_REM, h] += size
+    elif h >= 0:
+        rem = fifo[H_REM, h] - (size if action != SET else 0)
+        if rem <= 0 or (action == SET and size == 0):
+            fifo[H_KEY, h] = -1
+        else:
+            fifo[H_REM, h] = rem
+    return xctr
+
+
+@kjit
 def _queue_cancel(si, ci, cf, oi, of, rest, side, price, old, new, c, xctr):
     """Size ``c`` left level (side, price) without trading: shrink the queue ahead of each of our orders.
 
@@ -512,7 +565,7 @@ def _queue_cancel(si, ci, cf, oi, of, rest, side, price, old, new, c, xctr):
         of[s, OF_Q] = q
 
 
-@jit
+@kjit
 def _sort_slots(oi, buf, n, by_price, side):
     """Insertion sort of ``buf[:n]`` by (price priority when ``by_price``, then time priority)."""
     for a in range(1, n):
@@ -533,7 +586,7 @@ def _sort_slots(oi, buf, n, by_price, side):
         buf[b + 1] = v
 
 
-@jit
+@kjit
 def _passive_trade(
     si, sf, ci, cf, oi, of, rest, scratch, side, price, x, xctr, t, resp, out_o, out_fi, out_ff, mk_t, mk_g
 ):
@@ -611,7 +664,7 @@ def _passive_trade(
             r += 1
 
 
-@jit
+@kjit
 def _cross_check(
     si, sf, ci, cf, book, oi, rest, scratch, side, price, idx, inc, t, resp, out_o, out_fi, out_ff, mk_t, mk_g
 ):
@@ -655,7 +708,7 @@ def _cross_check(
 # ------------------------------------------------------------------------------------------------------
 
 
-@jit
+@kjit(inline="always")
 def _apply_delta(
     si,
     sf,
@@ -678,8 +731,7 @@ def _apply_delta(
     out_ff,
     mk_t,
     mk_g,
-    fifo_ctr,
-    fifo_rem,
+    fifo_tab,
 ):
     nt = ci[C_NT]
     if action == CLEAR:
@@ -733,21 +785,7 @@ def _apply_delta(
     fifo = ci[C_QUEUE] == 2
     xctr = -1
     if fifo and oid != 0:
-        xctr = _fifo_ctr(fifo_ctr, oid)
-        if action == ADD:
-            if xctr < 0:
-                fifo_ctr[oid] = si[S_PRIO]
-                fifo_rem[oid] = size
-                si[S_PRIO] += 1
-            else:
-                fifo_rem[oid] += size
-        elif xctr >= 0:
-            rem = fifo_rem[oid] - (size if action != SET else 0)
-            if rem <= 0 or (action == SET and size == 0):
-                del fifo_ctr[oid]
-                del fifo_rem[oid]
-            else:
-                fifo_rem[oid] = rem
+        xctr = _fifo_update(si, fifo_tab, action, oid, size)
     if new < old:
         dec = old - new
         crow = B_BID_CONS if side == 1 else B_ASK_CONS
@@ -811,7 +849,7 @@ def _apply_delta(
         )
 
 
-@jit
+@kjit(inline="always")
 def _apply_trade(
     si,
     sf,
@@ -883,7 +921,7 @@ def _apply_trade(
 # ------------------------------------------------------------------------------------------------------
 
 
-@jit
+@kjit
 def _available(book, si, ci, side_taken, limit):
     """Displayed size not yet consumed by us on ``side_taken`` at prices no worse than ``limit``."""
     nt = ci[C_NT]
@@ -905,7 +943,7 @@ def _available(book, si, ci, side_taken, limit):
     return tot
 
 
-@jit
+@kjit
 def _take(si, sf, ci, cf, book, oi, slot, limit, qty, fok, t, resp, out_fi, out_ff, mk_t, mk_g):
     """Walk the displayed book (best first, ``orderflow.book.sweep`` semantics) taking what is not
     already consumed, up to ``limit``; one fill per level. Returns the quantity filled."""
@@ -926,9 +964,9 @@ def _take(si, sf, ci, cf, book, oi, slot, limit, qty, fok, t, resp, out_fi, out_
         k += side
     if cnt == 0:
         return 0
-    px = np.empty(cnt, np.int64)
-    sz = np.empty(cnt, np.int64)
-    ix = np.empty(cnt, np.int64)
+    px = book[B_WALK_PX, :cnt]
+    sz = book[B_WALK_SZ, :cnt]
+    ix = book[B_WALK_IX, :cnt]
     c = 0
     k = si[S_BA] if side == 1 else si[S_BB]
     while c < cnt:
@@ -954,12 +992,12 @@ def _take(si, sf, ci, cf, book, oi, slot, limit, qty, fok, t, resp, out_fi, out_
     return filled
 
 
-@jit
+@kjit
 def _marketable(book, si, ci, side, price):
     return _available(book, si, ci, -side, price) > 0
 
 
-@jit
+@kjit
 def _execute_incoming(si, sf, ci, cf, book, oi, of, rest, slot, t, resp, out_o, out_fi, out_ff, mk_t, mk_g):
     """An order (new, or re-priced by a modify) meets the book: take what crosses, rest or expire."""
     side = oi[slot, O_SIDE]
@@ -1012,7 +1050,7 @@ def _execute_incoming(si, sf, ci, cf, book, oi, of, rest, slot, t, resp, out_o, 
         oi[slot, O_RESTING] = 1
 
 
-@jit
+@kjit
 def _exch_request(si, sf, ci, cf, book, oi, of, rest, req, r, t, resp, out_o, out_fi, out_ff, mk_t, mk_g):
     kind = req[r, RQ_KIND]
     slot = req[r, RQ_SLOT]
@@ -1058,7 +1096,7 @@ def _exch_request(si, sf, ci, cf, book, oi, of, rest, req, r, t, resp, out_o, ou
         )
 
 
-@jit
+@kjit
 def _req_min(si, req):
     m = INF
     for r in range(si[S_NREQ]):
@@ -1072,7 +1110,7 @@ def _req_min(si, req):
 # ------------------------------------------------------------------------------------------------------
 
 
-@jit
+@kjit
 def _local_response(si, oi, free, resp):
     k = si[S_RESP_H] & (resp.shape[0] - 1)
     si[S_RESP_H] += 1
@@ -1101,7 +1139,7 @@ def _local_response(si, oi, free, resp):
         oi[slot, O_MOD_SENT] = 0
 
 
-@jit
+@kjit
 def _find_slot(oi, oid):
     for k in range(oi.shape[0]):
         if oi[k, O_INUSE] == 1 and oi[k, O_OID] == oid:
@@ -1109,7 +1147,7 @@ def _find_slot(oi, oid):
     return -1
 
 
-@jit
+@kjit
 def _push_req(si, req, t, kind, slot, oid, price, size):
     r = si[S_NREQ]
     if r >= req.shape[0]:
@@ -1128,7 +1166,7 @@ def _push_req(si, req, t, kind, slot, oid, price, size):
     return True
 
 
-@jit
+@kjit
 def _local_reject(si, out_o, oid, t, side, typ, tif, price, size):
     r = si[S_NO]
     out_o[r, 0] = oid
@@ -1145,7 +1183,7 @@ def _local_reject(si, out_o, oid, t, side, typ, tif, price, size):
     si[S_NO] = r + 1
 
 
-@jit
+@kjit
 def _apply_actions(si, ci, cf, oi, of, free, req, act, n, t, rate, out_o):
     for a in range(n):
         kind = act[a, AC_KIND]
@@ -1238,7 +1276,7 @@ def _apply_actions(si, ci, cf, oi, of, free, req, act, n, t, rate, out_o):
                     si[S_NMODIFY] += 1
 
 
-@jit
+@kjit
 def _call_strategy(
     si, sf, ci, cf, oi, of, free, req, rate, out_o, t, pred_t, pred_v, cur_pred, params, sstate, script, act
 ):
@@ -1268,7 +1306,7 @@ def _call_strategy(
                 act[a, c] = 0
 
 
-@jit
+@kjit
 def _record_equity(si, sf, cf, ts, out_et, out_ef):
     r = si[S_NE]
     mid = si[S_MID2] * 0.5e-9
@@ -1281,7 +1319,7 @@ def _record_equity(si, sf, cf, ts, out_et, out_ef):
     si[S_NE] = r + 1
 
 
-@jit
+@kjit(inline="always")
 def _exchange_clock(si, sf, ci, cf, ts, out_et, out_ef, out_m, mk_t, mk_g):
     """The exchange clock moves to ``ts``: write the equity rows and markout mids that fall before it
     (they see the state as of just before anything at ``ts`` happens)."""
@@ -1312,7 +1350,7 @@ def _exchange_clock(si, sf, ci, cf, ts, out_et, out_ef, out_m, mk_t, mk_g):
 # ------------------------------------------------------------------------------------------------------
 
 
-@jit
+@kjit
 def run_chunk(
     ev_ts,
     ev_local,
@@ -1355,8 +1393,7 @@ def run_chunk(
     sstate,
     script,
     act,
-    fifo_ctr,
-    fifo_rem,
+    fifo_tab,
 ):
     """Replay events ``start..`` of one chunk. Returns ``(next_index, return_code)`` (``RC_*``).
 
@@ -1387,6 +1424,8 @@ def run_chunk(
         for h in range(nhor):
             if si[S_MKT + h] - si[S_MKH + h] >= mk_cap // 2:
                 return i, RC_GROW_MK
+        if ci[C_QUEUE] == 2 and si[S_FIFO_USED] * 2 >= fifo_tab.shape[1]:
+            return i, RC_GROW_FIFO
         if i >= n and not final:
             return i, RC_NEED_DATA
         t_ex = ev_ts[i] if i < n else INF
@@ -1428,8 +1467,7 @@ def run_chunk(
                     out_ff,
                     mk_t,
                     mk_g,
-                    fifo_ctr,
-                    fifo_rem,
+                    fifo_tab,
                 )
             else:
                 si[S_STG_TPX] = ev_px[i]  # published to the strategy with the feed ring
@@ -1501,13 +1539,12 @@ def run_chunk(
             for q in range(si[S_NREQ]):
                 if req[q, RQ_T] == t_rq and (r < 0 or req[q, RQ_NO] < req[r, RQ_NO]):
                     r = q
-            tmp = req[r].copy()
             last = si[S_NREQ] - 1
             for q in range(r, last):
                 for c in range(req.shape[1]):
+                    tmp = req[q, c]
                     req[q, c] = req[q + 1, c]
-            for c in range(req.shape[1]):
-                req[last, c] = tmp[c]
+                    req[q + 1, c] = tmp
             si[S_NREQ] = last
             _req_min(si, req)
             _exchange_clock(si, sf, ci, cf, t_rq, out_et, out_ef, out_m, mk_t, mk_g)

@@ -182,6 +182,7 @@ S_STG_TPX = 79  # last trade of the current venue message, not yet published
 S_STG_TSZ = 80
 S_STG_TAGGR = 81
 S_REQ_NO = 82
+S_FIFO_USED = 83  # occupied slots (live + deleted) of the order-id hash table
 N_SI = 96
 
 # scalar float state
@@ -237,7 +238,10 @@ B_BID_CONS = 2
 B_ASK_CONS = 3
 B_BID_PEND = 4
 B_ASK_PEND = 5
-N_B = 6
+B_WALK_PX = 6  # scratch rows for walking the book (no allocation inside the kernel)
+B_WALK_SZ = 7
+B_WALK_IX = 8
+N_B = 9
 
 # output columns
 OO_N = 11  # orders: order_id, ts_submit, ts_exchange, ts_done, side, type, tif, price, size, filled, status
@@ -259,3 +263,9 @@ RC_GROW_RING = 2
 RC_GROW_RESP = 3
 RC_GROW_MK = 4
 RC_FINISHED = 5
+RC_GROW_FIFO = 6
+
+# order-id hash table rows (FIFO queue model)
+H_KEY = 0  # 0 empty, -1 deleted
+H_CTR = 1
+H_REM = 2

@@ -89,7 +89,7 @@ MM_USE_MODIFY = 5  # 1: modify (loses priority when the price changes); 0: cance
 MM_N = 6
 
 
-@jit
+@jit(_nrt=False)
 def _live_pending(oi: np.ndarray) -> int:
     n = 0
     for k in range(oi.shape[0]):
@@ -98,7 +98,7 @@ def _live_pending(oi: np.ndarray) -> int:
     return n
 
 
-@jit
+@jit(_nrt=False)
 def taker_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     """Quantile-driven taker: target position from the prediction's low/high quantiles.
 
@@ -157,7 +157,7 @@ def taker_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     return 1
 
 
-@jit
+@jit(_nrt=False)
 def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     """Reference market maker: one post-only quote per side around the microprice, skewed by inventory.
 
@@ -233,7 +233,7 @@ def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     return n
 
 
-@jit
+@jit(_nrt=False)
 def script_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     """Replay a fixed action list: ``script[k] = (t_local, kind, side, type, tif, price, size, oid)``.
 

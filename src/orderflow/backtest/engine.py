@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from orderflow.backtest import _layout as L
-from orderflow.backtest._kernels import merge_by_seq, run_chunk
+from orderflow.backtest._kernels import _h_insert, merge_by_seq, run_chunk
 from orderflow.backtest.config import MM_DEFAULTS, TAKER_DEFAULTS, BacktestConfig
 from orderflow.core.enums import UNDEF_PRICE, BookAction
 from orderflow.core.errors import ConfigError, DataFormatError
@@ -59,6 +59,11 @@ class RawOutputs:
     eq_t: list[np.ndarray] = field(default_factory=list)
     eq_f: list[np.ndarray] = field(default_factory=list)
     markouts: list[np.ndarray] = field(default_factory=list)
+
+
+def _rehash(si: np.ndarray, fifo: np.ndarray, keys: np.ndarray, ctr: np.ndarray, rem: np.ndarray) -> None:
+    for k in range(keys.shape[0]):
+        _h_insert(si, fifo, int(keys[k]), int(ctr[k]), int(rem[k]))
 
 
 def _pow2(n: int) -> int:
@@ -185,17 +190,7 @@ class BacktestEngine:
         self.params = self._strategy_params()
         self.script = self._script(script)
         self._setup_predictions(predictions)
-        from orderflow._numba import HAVE_NUMBA
-
-        if HAVE_NUMBA:
-            from numba import types
-            from numba.typed import Dict
-
-            self.fifo_ctr: Any = Dict.empty(types.int64, types.int64)
-            self.fifo_rem: Any = Dict.empty(types.int64, types.int64)
-        else:  # pragma: no cover
-            self.fifo_ctr = {}
-            self.fifo_rem = {}
+        self.fifo = np.zeros((3, 1 << 12), np.int64)  # order-id hash table (FIFO queue model)
 
     # -- setup ------------------------------------------------------------------------------------------
     def _strategy_params(self) -> np.ndarray:
@@ -417,7 +412,7 @@ class BacktestEngine:
                 self.req, self.resp, self.ring, self.rate, self.mk_t, self.mk_g,
                 self.out_o, self.out_fi, self.out_ff, self.out_et, self.out_ef, self.out_m,
                 self.pred_t, self.pred_v, self.cur_pred, self.params, self.sstate, self.script, self.act,
-                self.fifo_ctr, self.fifo_rem,
+                self.fifo,
             )  # fmt: skip
             if rc == L.RC_NEED_DATA:
                 break
@@ -429,6 +424,8 @@ class BacktestEngine:
                 self.resp = self._grow_ring(self.resp, self.si[L.S_RESP_H], self.si[L.S_RESP_T])
             elif rc == L.RC_GROW_MK:
                 self._grow_markouts()
+            elif rc == L.RC_GROW_FIFO:
+                self._grow_fifo()
             elif rc == L.RC_FINISHED:
                 self._flush()
                 self._finished = True
@@ -454,6 +451,18 @@ class BacktestEngine:
                 nt[h, c & (2 * cap - 1)] = self.mk_t[h, c & (cap - 1)]
                 ng[h, c & (2 * cap - 1)] = self.mk_g[h, c & (cap - 1)]
         self.mk_t, self.mk_g = nt, ng
+
+    def _grow_fifo(self) -> None:
+        old = self.fifo
+        live = old[L.H_KEY] > 0
+        live |= old[L.H_KEY] < -1  # ids above 2**63 are negative as int64; -1 marks a deleted slot
+        keys, ctr, rem = old[L.H_KEY, live], old[L.H_CTR, live], old[L.H_REM, live]
+        cap = old.shape[1]
+        while keys.size * 4 >= cap:
+            cap *= 2
+        self.fifo = np.zeros((3, cap), np.int64)
+        self.si[L.S_FIFO_USED] = 0
+        _rehash(self.si, self.fifo, keys, ctr, rem)
 
     def _flush(self) -> None:
         si = self.si

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from orderflow._numba import jit
+from orderflow.backtest.engine import EventChunk
 from orderflow.core.enums import Flags
 from orderflow.core.schema import BOOK_DELTAS, TRADES, validate
 
@@ -56,29 +57,35 @@ def make_frames(
 
 
 @jit
-def _gen(n, seed, tick, p0, width, dt_ns, executes, out_k, out_ts, out_side, out_act, out_px, out_sz):
+def _gen(
+    n, seed, tick, p0, width, dt_ns, executes, bid, ask, st, out_k, out_ts, out_side, out_act, out_px, out_sz
+):
     """Random L2 stream over a book of ``width`` ticks around ``p0``. Every row is one venue message
-    except trades, which print a trade and shrink the level in the same message."""
-    np.random.seed(seed)
-    bid = np.zeros(width, np.int64)
-    ask = np.zeros(width, np.int64)
-    c = width // 2
-    for k in range(1, 11):
-        bid[c - k] = 10 + k
-        ask[c + k] = 10 + k
-    bb = c - 1
-    ba = c + 1
-    t = 1_700_000_000_000_000_000
+    except trades, which print a trade and shrink the level in the same message. ``st`` = (best bid
+    index, best ask index, clock, started) carries the generator across calls."""
     r = 0
-    for k in range(1, 11):  # the initial book, as absolute level sizes
-        for side in (1, -1):
-            out_k[r] = 0
-            out_ts[r] = t
-            out_side[r] = side
-            out_act[r] = 4
-            out_px[r] = p0 + (side * -k) * tick
-            out_sz[r] = 10 + k
-            r += 1
+    if st[3] == 0:
+        np.random.seed(seed)
+        c = width // 2
+        for k in range(1, 11):
+            bid[c - k] = 10 + k
+            ask[c + k] = 10 + k
+        st[0] = c - 1
+        st[1] = c + 1
+        st[2] = 1_700_000_000_000_000_000
+        st[3] = 1
+        for k in range(1, 11):  # the initial book, as absolute level sizes
+            for side in (1, -1):
+                out_k[r] = 0
+                out_ts[r] = st[2]
+                out_side[r] = side
+                out_act[r] = 4
+                out_px[r] = p0 + (side * -k) * tick
+                out_sz[r] = 10 + k
+                r += 1
+    bb = st[0]
+    ba = st[1]
+    t = st[2]
     while r < n - 1:
         t += 1 + np.random.randint(0, 2 * dt_ns)
         u = np.random.random()
@@ -166,6 +173,9 @@ def _gen(n, seed, tick, p0, width, dt_ns, executes, out_k, out_ts, out_side, out
                 else:
                     while bb > 0 and bid[bb] == 0:
                         bb -= 1
+    st[0] = bb
+    st[1] = ba
+    st[2] = t
     return r
 
 
@@ -192,7 +202,10 @@ def random_stream(
     act = np.zeros(n, np.int64)
     px = np.zeros(n, np.int64)
     sz = np.zeros(n, np.int64)
-    r = _gen(n, seed, tick, p0, width, mean_dt_ns, executes, k, ts, side, act, px, sz)
+    bid = np.zeros(width, np.int64)
+    ask = np.zeros(width, np.int64)
+    st = np.zeros(4, np.int64)
+    r = _gen(n, seed, tick, p0, width, mean_dt_ns, executes, bid, ask, st, k, ts, side, act, px, sz)
     k, ts, side, act, px, sz = (a[:r] for a in (k, ts, side, act, px, sz))
     # seq: a trade and its level change share one seq
     new_msg = np.ones(r, bool)
@@ -232,4 +245,37 @@ def random_stream(
     return deltas, trades
 
 
-__all__ = ["make_frames", "random_stream"]
+class StreamGenerator:
+    """The :func:`random_stream` process, produced chunk by chunk as ready-to-replay event arrays
+    (memory flat in the stream length; used by ``orderflow bench backtest``)."""
+
+    def __init__(self, *, seed: int = 0, tick: int = 10_000_000, p0: int = 100_000_000_000, width: int = 4096,
+                 mean_dt_ns: int = 1_000, executes: bool = False, feed_latency_ns: int = 0) -> None:  # fmt: skip
+        self.seed, self.tick, self.p0, self.width = seed, tick, p0, width
+        self.mean_dt_ns, self.executes, self.feed_latency_ns = mean_dt_ns, executes, feed_latency_ns
+        self.bid = np.zeros(width, np.int64)
+        self.ask = np.zeros(width, np.int64)
+        self.st = np.zeros(4, np.int64)
+        self.seq = 0
+
+    def next_events(self, n: int) -> EventChunk:
+        """About ``n`` merged events (a trade and its level change are never split)."""
+        bufs = [np.zeros(n + 2, np.int64) for _ in range(6)]
+        k, ts, side, act, px, sz = bufs
+        r = _gen(n + 2, self.seed, self.tick, self.p0, self.width, self.mean_dt_ns, self.executes,
+                 self.bid, self.ask, self.st, k, ts, side, act, px, sz)  # fmt: skip
+        k, ts, side, act, px, sz = (a[:r] for a in bufs)
+        new_msg = np.ones(r, bool)
+        if r > 1:
+            new_msg[1:] = ~((k[:-1] == 1) & (k[1:] == 0))
+        seq = self.seq + np.cumsum(new_msg).astype(np.int64)
+        self.seq = int(seq[-1]) if r else self.seq
+        last = np.ones(r, np.int64)
+        if r > 1:
+            last[:-1] = (seq[1:] != seq[:-1]).astype(np.int64)
+        return EventChunk(
+            ts, ts + self.feed_latency_ns, seq, k, side, act, px, sz, np.zeros(r, np.int64), last
+        )
+
+
+__all__ = ["StreamGenerator", "make_frames", "random_stream"]
