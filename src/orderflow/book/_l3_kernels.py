@@ -57,7 +57,9 @@ C_LOST_LAST = 11
 C_CLEARS = 12
 C_CROSSED = 13
 C_SIDE_CHANGE = 14
-N_COUNTERS = 16
+C_HEAP_BID = 16  # heap sizes (bid, ask)
+C_HEAP_ASK = 17
+N_COUNTERS = 18
 
 HASH_MUL = 0x5BD1E995
 MASK32 = 0xFFFFFFFF
@@ -172,65 +174,109 @@ def delete_level_slot(lt, bits, s, i):
 
 
 @jit
-def _search(keys, n, k):
-    """First index p in sorted ``keys[:n]`` with keys[p] >= k."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < k:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def heap_push(hp, cnt, s, key):
+    """Push ``key`` on side ``s``'s max-heap ``hp[s, :size]``; compacts when full."""
+    n = cnt[C_HEAP_BID + s]
+    row = hp[s]
+    i = n
+    row[i] = key
+    while i > 0:
+        parent = (i - 1) >> 1
+        if row[parent] >= row[i]:
+            break
+        t = row[parent]
+        row[parent] = row[i]
+        row[i] = t
+        i = parent
+    cnt[C_HEAP_BID + s] = n + 1
 
 
 @jit
-def level_change(lt, ls, lbits, cnt, s, price, dsize, dcount):
+def heap_pop(hp, cnt, s):
+    """Remove the top of side ``s``'s heap."""
+    n = cnt[C_HEAP_BID + s] - 1
+    row = hp[s]
+    row[0] = row[n]
+    cnt[C_HEAP_BID + s] = n
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        c = left
+        if left + 1 < n and row[left + 1] > row[left]:
+            c = left + 1
+        if row[i] >= row[c]:
+            break
+        t = row[c]
+        row[c] = row[i]
+        row[i] = t
+        i = c
+
+
+@jit
+def heap_rebuild(lt, hp, cnt, s):
+    """Refill side ``s``'s heap with exactly the live levels (drops stale entries)."""
+    cnt[C_HEAP_BID + s] = 0
+    for j in range(lt.shape[1]):
+        if lt[s, j, L_COUNT] != 0:
+            p = lt[s, j, L_PRICE]
+            heap_push(hp, cnt, s, p if s == 0 else -p)
+
+
+@jit
+def level_change(lt, hp, lbits, cnt, s, price, dsize, dcount):
     """Add ``dsize``/``dcount`` (may be negative) to level (s, price); keeps best prices current.
 
-    ``ls[s, :n]`` holds the side's occupied level keys ascending (key = price for bids, -price
-    for asks), so the best level is always the last one; inserting or removing a level shifts
-    only the levels between it and the best, which is short for near-touch activity.
+    Best prices: each side keeps a max-heap of level keys (price for bids, -price for asks) with
+    lazy deletion: a level pushes its key when it is created; when the best level empties, keys
+    are popped until the top is a live level. Stale keys are dropped when the heap fills up (it is
+    rebuilt from the live levels), so every operation is O(log levels) amortised, wherever in the
+    book the level is.
     """
     j = find_level(lt, lbits, s, price)
     if j < 0:
         j = -j - 1
         lt[s, j, L_PRICE] = price
         lt[s, j, L_SIZE] = 0
-        n = cnt[C_LEVELS_BID + s]
-        k = price if s == 0 else -price
-        row = ls[s]
-        p = _search(row, n, k)
-        q = n
-        while q > p:
-            row[q] = row[q - 1]
-            q -= 1
-        row[p] = k
-        cnt[C_LEVELS_BID + s] = n + 1
-        if p == n:
-            if s == 0:
+        lt[s, j, L_COUNT] = 1  # occupied from here on (count fixed below)
+        cnt[C_LEVELS_BID + s] += 1
+        if cnt[C_HEAP_BID + s] >= hp.shape[1]:
+            heap_rebuild(lt, hp, cnt, s)
+        else:
+            heap_push(hp, cnt, s, price if s == 0 else -price)
+        lt[s, j, L_COUNT] = 0
+        if s == 0:
+            if price > cnt[C_BEST_BID]:
                 cnt[C_BEST_BID] = price
-            else:
-                cnt[C_BEST_ASK] = price
+        elif price < cnt[C_BEST_ASK]:
+            cnt[C_BEST_ASK] = price
     lt[s, j, L_SIZE] += dsize
     c = lt[s, j, L_COUNT] + dcount
     lt[s, j, L_COUNT] = c
     if c <= 0:
         lt[s, j, L_COUNT] = 1  # occupied until the backward shift frees it
         delete_level_slot(lt, lbits, s, j)
-        n = cnt[C_LEVELS_BID + s]
-        k = price if s == 0 else -price
-        row = ls[s]
-        p = _search(row, n, k)
-        for q in range(p, n - 1):
-            row[q] = row[q + 1]
-        n -= 1
-        cnt[C_LEVELS_BID + s] = n
-        if s == 0:
-            cnt[C_BEST_BID] = row[n - 1] if n > 0 else NO_BID
-        else:
-            cnt[C_BEST_ASK] = -row[n - 1] if n > 0 else UNDEF
+        cnt[C_LEVELS_BID + s] -= 1
+        best = cnt[C_BEST_BID] if s == 0 else cnt[C_BEST_ASK]
+        if price == best:
+            row = hp[s]
+            while cnt[C_HEAP_BID + s] > 0:
+                top = row[0]
+                p = top if s == 0 else -top
+                if find_level(lt, lbits, s, p) >= 0:
+                    break
+                heap_pop(hp, cnt, s)
+            if cnt[C_HEAP_BID + s] > 0:
+                top = row[0]
+                if s == 0:
+                    cnt[C_BEST_BID] = top
+                else:
+                    cnt[C_BEST_ASK] = -top
+            elif s == 0:
+                cnt[C_BEST_BID] = NO_BID
+            else:
+                cnt[C_BEST_ASK] = UNDEF
 
 
 @jit
@@ -267,18 +313,20 @@ def l3_apply(
     ot,
     obits,
     lt,
-    ls,
+    hp,
     lbits,
     cnt,
     out,
     crossed,
+    cross_px,
 ):
     """Apply records ``i0 .. n-1`` to the book, writing BOOK_DELTAS rows into ``out`` from ``pos`` on.
 
     ``order_id`` is the int64 view of the uint64 ids; ``side`` is +1 bid / -1 ask. ``out`` is
     int64[9, m] in :data:`OUT_COLUMNS` order. Returns ``(next_record, pos)``: ``next_record < n``
     means a table must grow before that record. ``crossed[i]`` is set to 1 when record ``i`` ends
-    an event (flags has LAST) and the book is then crossed or locked (best bid >= best ask).
+    an event (flags has LAST) and the book is then crossed or locked (best bid >= best ask); the best
+    bid and ask then go to ``cross_px[0, i]`` and ``cross_px[1, i]`` (other entries untouched).
     """
     ocap_half = (1 << obits) >> 1
     lcap_half = (1 << lbits) >> 1
@@ -305,6 +353,8 @@ def l3_apply(
             cnt[C_LEVELS_ASK] = 0
             cnt[C_BEST_BID] = NO_BID
             cnt[C_BEST_ASK] = UNDEF
+            cnt[C_HEAP_BID] = 0
+            cnt[C_HEAP_ASK] = 0
             cnt[C_CLEARS] += 1
             emit(out, pos, te, tr, sq, 0, D_CLEAR, UNDEF, 0, 0, fl)
             pos += 1
@@ -321,7 +371,7 @@ def l3_apply(
                     cnt[C_DUP_ADD] += 1
                     osd = 1 if (ot[slot, O_PS] & 3) == 1 else -1
                     level_change(
-                        lt, ls, lbits, cnt, 0 if osd == 1 else 1, ot[slot, O_PRICE], -ot[slot, O_SIZE], -1
+                        lt, hp, lbits, cnt, 0 if osd == 1 else 1, ot[slot, O_PRICE], -ot[slot, O_SIZE], -1
                     )
                     emit(out, pos, te, tr, sq, osd, D_REDUCE, ot[slot, O_PRICE], ot[slot, O_SIZE], key, fl)
                     pos += 1
@@ -333,7 +383,7 @@ def l3_apply(
                 ot[slot, O_PRICE] = px
                 ot[slot, O_SIZE] = sz
                 ot[slot, O_PS] = cnt[C_PRIO] * 4 + (1 if sd == 1 else 2)
-                level_change(lt, ls, lbits, cnt, 0 if sd == 1 else 1, px, sz, 1)
+                level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, sz, 1)
                 emit(out, pos, te, tr, sq, sd, D_ADD, px, sz, key, fl)
                 pos += 1
         elif act in (A_CANCEL, A_EXECUTE, A_DELETE):
@@ -362,10 +412,10 @@ def l3_apply(
                 if q >= rem:
                     delete_order_slot(ot, obits, slot)
                     cnt[C_ORDERS] -= 1
-                    level_change(lt, ls, lbits, cnt, 0 if sd == 1 else 1, px, -q, -1)
+                    level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, -q, -1)
                 else:
                     ot[slot, O_SIZE] = rem - q
-                    level_change(lt, ls, lbits, cnt, 0 if sd == 1 else 1, px, -q, 0)
+                    level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, -q, 0)
         elif act == A_MODIFY:
             slot = find_order(ot, obits, key)
             if slot < 0:
@@ -389,17 +439,17 @@ def l3_apply(
                     pos += 1
                     delete_order_slot(ot, obits, slot)
                     cnt[C_ORDERS] -= 1
-                    level_change(lt, ls, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
+                    level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
                 elif px != opx or sd != osd:
                     # price (or side) change: leave the old level, join the back of the new one
                     emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz, key, fl)
                     pos += 1
-                    level_change(lt, ls, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
+                    level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
                     cnt[C_PRIO] += 1
                     ot[slot, O_PRICE] = px
                     ot[slot, O_SIZE] = sz
                     ot[slot, O_PS] = cnt[C_PRIO] * 4 + (1 if sd == 1 else 2)
-                    level_change(lt, ls, lbits, cnt, 0 if sd == 1 else 1, px, sz, 1)
+                    level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, sz, 1)
                     emit(out, pos, te, tr, sq, sd, D_ADD, px, sz, key, fl)
                     pos += 1
                 elif sz != osz:
@@ -412,7 +462,7 @@ def l3_apply(
                         emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz - sz, key, fl)
                     pos += 1
                     ot[slot, O_SIZE] = sz
-                    level_change(lt, ls, lbits, cnt, 0 if osd == 1 else 1, opx, sz - osz, 0)
+                    level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, sz - osz, 0)
         elif act != A_NONE:
             cnt[C_INVALID] += 1
         # only the last row of a record may carry LAST
@@ -427,6 +477,8 @@ def l3_apply(
                     cnt[C_LOST_LAST] += 1
             if cnt[C_BEST_BID] != NO_BID and cnt[C_BEST_ASK] != UNDEF and cnt[C_BEST_BID] >= cnt[C_BEST_ASK]:
                 crossed[i] = 1
+                cross_px[0, i] = cnt[C_BEST_BID]
+                cross_px[1, i] = cnt[C_BEST_ASK]
                 cnt[C_CROSSED] += 1
         i += 1
     return i, pos

@@ -104,13 +104,16 @@ class L3Book:
         self._lbits = max(_bits_for(capacity // 256), K.MIN_BITS)
         self._ot = np.zeros((1 << self._obits, 4), dtype=np.int64)
         self._lt = np.zeros((2, 1 << self._lbits, 3), dtype=np.int64)
-        self._ls = np.zeros((2, 1 << self._lbits), dtype=np.int64)
+        self._hp = np.zeros((2, 1 << self._lbits), dtype=np.int64)
         self._cnt = np.zeros(K.N_COUNTERS, dtype=np.int64)
         self._cnt[K.C_BEST_BID] = K.NO_BID
         self._cnt[K.C_BEST_ASK] = K.UNDEF
         self.last_crossed: np.ndarray = np.zeros(0, dtype=np.uint8)
         """Per input record of the last :meth:`apply` call: 1 when it ended an event (LAST) on a
         crossed or locked book."""
+        self.last_cross_prices: np.ndarray = np.zeros((2, 0), dtype=np.int64)
+        """(best bid, best ask) after each record of the last :meth:`apply` call where
+        :attr:`last_crossed` is 1 (other columns are undefined)."""
 
     def _grow(self) -> None:
         if self._cnt[K.C_ORDERS] + 1 > (1 << self._obits) >> 1:
@@ -123,9 +126,10 @@ class L3Book:
             self._lbits += 1
             lt = np.zeros((2, 1 << self._lbits, 3), dtype=np.int64)
             K.rehash_levels(self._lt, lt, self._lbits)
-            ls = np.zeros((2, 1 << self._lbits), dtype=np.int64)
-            ls[:, : self._ls.shape[1]] = self._ls
-            self._lt, self._ls = lt, ls
+            self._lt = lt
+            self._hp = np.zeros((2, 1 << self._lbits), dtype=np.int64)
+            K.heap_rebuild(self._lt, self._hp, self._cnt, 0)
+            K.heap_rebuild(self._lt, self._hp, self._cnt, 1)
 
     @property
     def capacity(self) -> int:
@@ -166,6 +170,7 @@ class L3Book:
         m = n + int(np.count_nonzero((act == L3_ADD) | (act == L3_MODIFY))) if n else 0
         out = np.empty((9, m), dtype=np.int64)
         crossed = np.zeros(n, dtype=np.uint8)
+        cross_px = np.empty((2, n), dtype=np.int64)
         i, pos = 0, 0
         while True:
             i, pos = K.l3_apply(
@@ -184,16 +189,18 @@ class L3Book:
                 self._ot,
                 self._obits,
                 self._lt,
-                self._ls,
+                self._hp,
                 self._lbits,
                 self._cnt,
                 out,
                 crossed,
+                cross_px,
             )
             if i >= n:
                 break
             self._grow()
         self.last_crossed = crossed
+        self.last_cross_prices = cross_px
         res = {name: out[k, :pos] for k, name in enumerate(K.OUT_COLUMNS)}
         res["side"] = res["side"].astype(np.int8)
         res["action"] = res["action"].astype(np.uint8)

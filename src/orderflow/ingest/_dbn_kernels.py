@@ -233,7 +233,7 @@ def decode_mbp(
 
 
 @jit
-def diff_levels(lv_px, lv_sz, depth, n, ts_event, ts_recv, seq, flags, out, prev_px, prev_sz):
+def diff_levels(lv_px, lv_sz, depth, i0, n, ts_event, ts_recv, seq, flags, out, pos, lost, prev_px, prev_sz):
     """BOOK_DELTAS SET rows that turn each snapshot into the next (row-wise, both sides).
 
     ``lv_px/lv_sz[side * depth + j, i]`` are record ``i``'s levels (UNDEF price = empty level).
@@ -241,11 +241,15 @@ def diff_levels(lv_px, lv_sz, depth, n, ts_event, ts_recv, seq, flags, out, prev
     chain). A price present before and absent now gets SET 0; a price whose size changed (or is
     new) gets SET size. Rows go to ``out[9, m]`` (ts_event, ts_recv, seq, side, action, price,
     size, order_id, flags). Only the last row of a record keeps LAST; when a LAST record changes
-    nothing, LAST moves onto the previous row. Returns ``(rows, lost_last)``.
+    nothing, LAST moves onto the previous row. Processes records ``i0 .. n-1`` writing from row
+    ``pos``; stops before a record that might not fit (``4 * depth`` rows) and returns
+    ``(next_record, rows, lost_last)`` so the caller can grow ``out`` and resume.
     """
-    pos = 0
-    lost = 0
-    for i in range(n):
+    cap = out.shape[1]
+    i = i0
+    while i < n:
+        if pos + 4 * depth > cap:
+            return i, pos, lost
         start = pos
         fl = np.int64(flags[i])
         for s in range(2):
@@ -304,7 +308,8 @@ def diff_levels(lv_px, lv_sz, depth, n, ts_event, ts_recv, seq, flags, out, prev
                 out[8, pos - 1] = out[8, pos - 1] | F_LAST
             else:
                 lost += 1
-    return pos, lost
+        i += 1
+    return i, pos, lost
 
 
 @jit

@@ -558,10 +558,12 @@ def _build_mbo(
     book = L3Book(capacity=1 << 16)
     d = book.apply(ts_e, ts_r, seq_in, l3_action, l3_side, price, size, oid, l3_flags)
     crossed_rec = book.last_crossed
+    cross_px = book.last_cross_prices
     if len(ins):
         keep = np.ones(len(crossed_rec), bool)
         keep[ins + np.arange(len(ins))] = False
         crossed_rec = crossed_rec[keep]
+        cross_px = cross_px[:, keep]
     # trades: T records with a size and a price
     is_t = action == ord("T")
     good_t = is_t & (cols["size"] > 0) & (cols["price"] != UNDEF_PRICE)
@@ -593,10 +595,9 @@ def _build_mbo(
     cr = np.flatnonzero(crossed_rec)
     n_after = 0
     if len(cr):
-        # best prices at those event ends: replay is not needed, the L3 book reports crossing per record;
-        # prices for the detail come from a second light pass over the deltas
-        bb, ba = _bbo_at(d, seq[cr])
-        qc_parts.append(_crossed_qc(seq[cr], cols["ts_event"][cr], bb, ba, first_trade_seq))
+        qc_parts.append(
+            _crossed_qc(seq[cr], cols["ts_event"][cr], cross_px[0, cr], cross_px[1, cr], first_trade_seq)
+        )
         if first_trade_seq is not None:
             n_after = int(np.count_nonzero(seq[cr] > first_trade_seq))
     qc = _concat_qc(qc_parts)
@@ -630,46 +631,6 @@ def _build_mbo(
     return _split_by_date(symbol, iid, "mbo", days, d, trades, qc, None, 0), report
 
 
-def _bbo_at(deltas: pl.DataFrame, seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best bid/ask after the records ``seqs`` by replaying the price-level deltas (plain numpy + dict).
-
-    Used only for the QC detail of crossed events, so it runs on the rare crossed records.
-    """
-    want = set(int(s) for s in seqs)
-    bids: dict[int, int] = {}
-    asks: dict[int, int] = {}
-    out_b: dict[int, int] = {}
-    out_a: dict[int, int] = {}
-    cols = deltas.select("seq", "side", "action", "price", "size").to_numpy()
-    last = max(want) if want else -1
-    i = 0
-    n = len(cols)
-    while i < n:
-        s = int(cols[i, 0])
-        if s > last:
-            break
-        j = i
-        while j < n and cols[j, 0] == s:
-            _, side, act, px, sz = (int(x) for x in cols[j])
-            if act == 5:
-                bids.clear()
-                asks.clear()
-            else:
-                lv = bids if side == 1 else asks
-                lv[px] = lv.get(px, 0) + (sz if act == 1 else -sz)
-                if lv[px] <= 0:
-                    del lv[px]
-            j += 1
-        if s in want:
-            out_b[s] = max(bids) if bids else UNDEF_PRICE
-            out_a[s] = min(asks) if asks else UNDEF_PRICE
-        i = j
-    return (
-        np.array([out_b.get(int(s), UNDEF_PRICE) for s in seqs], np.int64),
-        np.array([out_a.get(int(s), UNDEF_PRICE) for s in seqs], np.int64),
-    )
-
-
 def _build_mbp(
     cols: dict[str, np.ndarray], depth: int, source: str, symbol: str, iid: int
 ) -> tuple[list[DbnPartition], InstrumentReport]:
@@ -692,12 +653,32 @@ def _build_mbp(
         for k in range(depth):
             snap_cols[f"{side}_ct_{k:02d}"] = pl.Series(lv_ct[s * depth + k], dtype=pl.UInt32)
     snaps = pl.DataFrame(snap_cols)
-    out = np.empty((9, max(4 * depth * n, 1)), np.int64)
     prev_px = np.full(2 * depth, UNDEF_PRICE, np.int64)
     prev_sz = np.zeros(2 * depth, np.int64)
-    m, lost = K.diff_levels(
-        lv_px, lv_sz, depth, n, cols["ts_event"], cols["ts_recv"], seq, fl, out, prev_px, prev_sz
-    )
+    out = np.empty((9, 2 * n + 4 * depth + 16), np.int64)
+    i, m, lost = 0, 0, 0
+    while True:
+        i, m, lost = K.diff_levels(
+            lv_px,
+            lv_sz,
+            depth,
+            i,
+            n,
+            cols["ts_event"],
+            cols["ts_recv"],
+            seq,
+            fl,
+            out,
+            m,
+            lost,
+            prev_px,
+            prev_sz,
+        )
+        if i >= n:
+            break
+        bigger = np.empty((9, 2 * out.shape[1]), np.int64)  # a record may need 4 * depth rows
+        bigger[:, :m] = out[:, :m]
+        out = bigger
     deltas = pl.DataFrame(
         {
             "ts_event": pl.Series(out[0, :m], dtype=pl.Int64),

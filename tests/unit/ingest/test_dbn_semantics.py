@@ -313,3 +313,49 @@ def test_mbo_to_l3_twin() -> None:
         outs.append(o)
     for a, b in zip(*outs, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_set_deltas_match_dict_reference_and_resume() -> None:
+    """SET rows from differencing random depth-10 snapshots equal a dict-based difference, also when
+    the output buffer is too small and the kernel resumes."""
+    from orderflow.ingest import _dbn_kernels as K
+
+    rng = np.random.default_rng(11)
+    n, depth = 60, 10
+    lv_px = np.full((2 * depth, n), UNDEF_PRICE, np.int64)
+    lv_sz = np.zeros((2 * depth, n), np.int64)
+    for i in range(n):
+        for s in range(2):
+            k = int(rng.integers(0, depth + 1))
+            px = np.sort(rng.choice(np.arange(90, 110), k, replace=False))[:: -1 if s == 0 else 1] * PX
+            lv_px[s * depth : s * depth + k, i] = px
+            lv_sz[s * depth : s * depth + k, i] = rng.integers(1, 4, k)
+    ts = np.arange(n, dtype=np.int64)
+    flags = np.full(n, 128, np.uint8)
+    want: list[tuple[int, int, int, int]] = []
+    prev: list[dict[int, int]] = [{}, {}]
+    for i in range(n):
+        for s, sd in ((0, 1), (1, -1)):
+            cur = {
+                int(p): int(z)
+                for p, z in zip(
+                    lv_px[s * depth : (s + 1) * depth, i], lv_sz[s * depth : (s + 1) * depth, i], strict=True
+                )
+                if p != UNDEF_PRICE and z
+            }
+            want += [(i, sd, p, 0) for p in prev[s] if p not in cur]
+            want += [(i, sd, p, z) for p, z in cur.items() if prev[s].get(p) != z]
+            prev[s] = cur
+    for cap in (4 * depth, 10_000):
+        out = np.zeros((9, cap), np.int64)
+        prev_px = np.full(2 * depth, UNDEF_PRICE, np.int64)
+        prev_sz = np.zeros(2 * depth, np.int64)
+        got: list[tuple[int, int, int, int]] = []
+        i = 0
+        lost = 0
+        while i < n:
+            i, m, lost = K.diff_levels(
+                lv_px, lv_sz, depth, i, n, ts, ts, ts, flags, out, 0, lost, prev_px, prev_sz
+            )
+            got += [(int(out[2, j]), int(out[3, j]), int(out[5, j]), int(out[6, j])) for j in range(m)]
+        assert got == want
