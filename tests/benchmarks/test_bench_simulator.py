@@ -16,7 +16,8 @@ def test_bench_simulate(artifacts: bool) -> None:
     res = run_benchmark(events, chunk_events=1_000_000, artifacts=artifacts)
     print(
         f"\nsimulate ({'artifacts' if artifacts else 'clean'}): {res['events']:,} events, "
-        f"{res['delta_rows']:,} delta rows in {res['seconds']:.3f} s = {res['events_per_s']:,.0f} events/s, "
+        f"{res['delta_rows']:,} delta rows in {res['seconds']:.3f} s = {res['events_per_s']:,.0f} events/s "
+        f"({res['events_per_cpu_s']:,.0f} per CPU second), "
         f"peak RSS {res['peak_rss_bytes'] / 2**20:,.0f} MiB"
     )
     assert res["events"] > 0

@@ -154,7 +154,8 @@ def register(app: typer.Typer, groups: Groups) -> None:
         else:
             console.print(
                 f"simulate: {res['events']:,} events ({res['delta_rows']:,} delta rows, {res['trades']:,} trades) "
-                f"in {res['seconds']:.3f} s = {res['events_per_s']:,.0f} events/s; "
+                f"in {res['seconds']:.3f} s = {res['events_per_s']:,.0f} events/s "
+                f"({res['events_per_cpu_s']:,.0f} per CPU second); "
                 f"peak RSS {res['peak_rss_bytes'] / 2**20:,.0f} MiB",
                 highlight=False,
             )

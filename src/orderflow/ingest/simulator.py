@@ -818,7 +818,8 @@ def run_benchmark(
     """Time generating one SIM0 day of (at most) ``events`` genuine events, after a JIT warm-up.
 
     Each chunk's tables are built and validated, then dropped (memory bounded by ``chunk_events``).
-    Returns events, rows, seconds, events_per_s and peak_rss_bytes.
+    Returns events, rows, seconds (wall), events_per_s, cpu_seconds and events_per_cpu_s (the process's
+    CPU time, which stays meaningful on a shared machine) and peak_rss_bytes.
     """
     import time
 
@@ -828,17 +829,21 @@ def run_benchmark(
     simulate_day(cfg.model_copy(update={"events_per_day": 2_000}), "SIM0", cfg.start_date)  # compile
     n = rows = trades = 0
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for piece in iter_simulate_day(cfg, "SIM0", cfg.start_date, chunk_events=chunk_events):
         n += piece.events
         rows += piece.deltas.height
         trades += piece.trades.height
     secs = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     return {
         "events": n,
         "delta_rows": rows,
         "trades": trades,
         "seconds": round(secs, 4),
         "events_per_s": round(n / secs, 1) if secs > 0 else None,
+        "cpu_seconds": round(cpu, 4),
+        "events_per_cpu_s": round(n / cpu, 1) if cpu > 0 else None,
         "peak_rss_bytes": peak_rss_bytes(),
         "chunk_events": chunk_events,
         "artifacts": artifacts,
