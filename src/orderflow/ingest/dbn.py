@@ -773,7 +773,7 @@ def _gcd_tick(prices: np.ndarray) -> str:
 
     With fewer distinct prices the guess is unreliable and the exact price unit (1e-9) is used.
     """
-    p = np.unique(prices[(prices != UNDEF_PRICE) & (prices != 0)][:5_000_000])
+    p = np.unique(prices[(prices != UNDEF_PRICE) & (prices != 0)][:1_000_000])
     if len(p) < MIN_PRICES_FOR_TICK:
         return "0.000000001"
     g = int(np.gcd.reduce(np.abs(p)))
@@ -971,7 +971,11 @@ def read_dbn(
             name = K.RTYPE_NAMES[rt]
             shadowed[name] = shadowed.get(name, 0) + len(sel[rt])
         full = decoded[src]
-        cols = {k: (v[:, sel[src]] if v.ndim == 2 else v[sel[src]]) for k, v in full.items()}
+        idx = sel[src]
+        if len(idx) == len(full["record"]):  # the only instrument: no copy
+            cols = dict(full)
+        else:
+            cols = {k: (v[:, idx] if v.ndim == 2 else v[idx]) for k, v in full.items()}
         if src == K.RTYPE_MBO:
             parts, rep = _build_mbo(cols, sym, iid)
             prices = cols["price"]
@@ -981,7 +985,8 @@ def read_dbn(
             if src == K.RTYPE_MBP1 and schema_name == "tbbo":
                 name = "tbbo"
             parts, rep = _build_mbp(cols, depth, name, sym, iid)
-            prices = np.concatenate([cols["price"], cols["lv_px"].ravel()])
+            top = [cols["lv_px"][0, :200_000], cols["lv_px"][depth, :200_000]] if depth else []
+            prices = np.concatenate([cols["price"][:200_000], *top])
         partitions.extend(parts)
         reports[iid] = rep
         if iid in override:
