@@ -253,6 +253,68 @@ def index_events(
 
 
 @jit
+def event_counts(
+    d_lo: np.ndarray,
+    d_hi: np.ndarray,
+    t_lo: np.ndarray,
+    t_hi: np.ndarray,
+    d_side: np.ndarray,
+    t_size: np.ndarray,
+    t_aggr: np.ndarray,
+    t_kind: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per event: bid rows, ask rows, traded volume, non-regular trades, and the regular trades hitting
+    the bid (seller-initiated) / the ask (buyer-initiated) in a message with no row on that side."""
+    n = d_lo.shape[0]
+    bid = np.zeros(n, np.int64)
+    ask = np.zeros(n, np.int64)
+    vol = np.zeros(n, np.int64)
+    nonreg = np.zeros(n, np.int64)
+    unm_bid = np.zeros(n, np.int64)
+    unm_ask = np.zeros(n, np.int64)
+    for i in range(n):
+        for r in range(d_lo[i], d_hi[i]):
+            if d_side[r] == 1:
+                bid[i] += 1
+            elif d_side[r] == -1:
+                ask[i] += 1
+        sells = 0
+        buys = 0
+        for r in range(t_lo[i], t_hi[i]):
+            vol[i] += t_size[r]
+            if t_kind[r] != 0:
+                nonreg[i] += 1
+            elif t_aggr[r] == -1:
+                sells += 1
+            elif t_aggr[r] == 1:
+                buys += 1
+        if bid[i] == 0:
+            unm_bid[i] = sells
+        if ask[i] == 0:
+            unm_ask[i] = buys
+    return bid, ask, vol, nonreg, unm_bid, unm_ask
+
+
+@jit
+def window_start(ts: np.ndarray, window_ns: int, include_edge: bool) -> np.ndarray:
+    """For non-decreasing ``ts``: index of the first event inside the window ending at each event,
+    [t - w, t] when ``include_edge`` else (t - w, t] (two pointers, O(n))."""
+    n = ts.shape[0]
+    lo = np.empty(n, np.int64)
+    j = 0
+    for i in range(n):
+        edge = ts[i] - window_ns
+        if include_edge:
+            while ts[j] < edge:
+                j += 1
+        else:
+            while ts[j] <= edge:
+                j += 1
+        lo[i] = j
+    return lo
+
+
+@jit
 def locate_sorted(seq: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Index of each key of the sorted ``keys`` in the sorted unique ``seq`` (-1 when absent)."""
     n = seq.shape[0]
@@ -273,8 +335,10 @@ __all__ = [
     "STALE_NONE",
     "STALE_SIDE",
     "duplicate_kernel",
+    "event_counts",
     "flicker_kernel",
     "index_events",
     "locate_sorted",
     "stale_kernel",
+    "window_start",
 ]

@@ -87,35 +87,49 @@ def _mask_rows(m: RuleMask, view: EventView) -> pl.DataFrame:
 
 
 def _report(qc: pl.DataFrame, view: EventView, config: FilterConfig) -> dict[str, Any]:
-    vol_by_seq = pl.DataFrame({"seq": view.seq, "_vol": view.trade_vol.astype(np.int64)})
-    flagged = qc.select("seq", "rule", "reason", "action").unique().join(vol_by_seq, on="seq", how="left")
-    flagged = flagged.with_columns(pl.col("_vol").fill_null(0))
+    """Counts of distinct flagged seqs and their traded volume, per rule, action and reason."""
+    seq_all = qc["seq"].to_numpy()
+    rule_col, action_col, reason_col = qc["rule"], qc["action"], qc["reason"]
+
+    def unique(seqs: np.ndarray) -> np.ndarray:  # qc is sorted by seq, so are its subsets
+        if seqs.shape[0] < 2:
+            return seqs
+        keep = np.empty(seqs.shape[0], np.bool_)
+        keep[0] = True
+        np.not_equal(seqs[1:], seqs[:-1], out=keep[1:])
+        return seqs[keep]
+
+    def events_volume(seqs: np.ndarray) -> tuple[int, int]:
+        u = unique(seqs)
+        pos = np.minimum(np.searchsorted(view.seq, u), max(view.n - 1, 0))
+        hit = pos[view.seq[pos] == u] if view.n else pos[:0]
+        return int(u.shape[0]), int(view.trade_vol[hit].sum())
+
     rules: dict[str, Any] = {}
     for rule in RULES:
         if not getattr(config, rule).enabled:
             continue
-        f = flagged.filter(pl.col("rule") == rule)
-        per_seq = f.unique("seq")
-        entry: dict[str, Any] = {
-            "events": per_seq.height,
-            "volume": int(per_seq["_vol"].sum()),
-            "by_action": {},
-            "by_reason": {},
-        }
-        for (action,), g in sorted(f.group_by("action"), key=lambda kv: str(kv[0][0])):
-            u = g.unique("seq")
-            entry["by_action"][str(action)] = {"events": u.height, "volume": int(u["_vol"].sum())}
-        for (reason,), g in sorted(f.group_by("reason"), key=lambda kv: str(kv[0][0])):
-            entry["by_reason"][str(reason)] = g["seq"].n_unique()
+        m = (rule_col == rule).to_numpy()
+        ev, vol = events_volume(seq_all[m])
+        entry: dict[str, Any] = {"events": ev, "volume": vol, "by_action": {}, "by_reason": {}}
+        if ev:
+            acts = action_col.filter(pl.Series(m))
+            reas = reason_col.filter(pl.Series(m))
+            seqs = seq_all[m]
+            for a in sorted(acts.unique().to_list()):
+                e, v = events_volume(seqs[(acts == a).to_numpy()])
+                entry["by_action"][a] = {"events": e, "volume": v}
+            for r in sorted(reas.unique().to_list()):
+                entry["by_reason"][r] = int(unique(seqs[(reas == r).to_numpy()]).shape[0])
         rules[rule] = entry
-    any_flag = flagged.unique("seq")
-    dropped = flagged.filter(pl.col("action") == "drop").unique("seq")
+    fe, fv = events_volume(seq_all)
+    de, _ = events_volume(seq_all[(action_col == "drop").to_numpy()])
     return {
         "events": view.n,
         "volume": int(view.trade_vol.sum()),
-        "flagged_events": any_flag.height,
-        "flagged_volume": int(any_flag["_vol"].sum()),
-        "dropped_events": dropped.height,
+        "flagged_events": fe,
+        "flagged_volume": fv,
+        "dropped_events": de,
         "rules": rules,
         "disabled": [r for r in RULES if not getattr(config, r).enabled],
     }

@@ -96,6 +96,8 @@ class EventView:
     unm_bid: np.ndarray
     """regular trades hitting the bid (seller-initiated) in a message with no bid delta row"""
     unm_ask: np.ndarray
+    nonregular: np.ndarray
+    """trades of a kind other than REGULAR (hidden, cross, other)"""
     state: np.ndarray
     """session state after STATUS (ST_* codes)"""
     first_trade_seq: int
@@ -176,14 +178,10 @@ def build_view(
     if tseq.shape[0]:
         ts_t = t["ts_event"][np.minimum(t_lo, tseq.shape[0] - 1)]
         ts = np.where(has_d, ts, ts_t)
-    bid_rows = _seg_count(d["side"] == 1, d_lo, d_hi)
-    ask_rows = _seg_count(d["side"] == -1, d_lo, d_hi)
+    bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask = K.event_counts(
+        d_lo, d_hi, t_lo, t_hi, d["side"], t["size"], t["aggressor"], t["kind"]
+    )
     regular = t["kind"] == TradeKind.REGULAR
-    sells = _seg_count(regular & (t["aggressor"] == -1), t_lo, t_hi)
-    buys = _seg_count(regular & (t["aggressor"] == 1), t_lo, t_hi)
-    csz = np.zeros(tseq.shape[0] + 1, np.int64)
-    np.cumsum(t["size"], out=csz[1:])
-    trade_vol = csz[t_hi] - csz[t_lo]
     regular_seq = tseq[regular]
     first_trade_seq = int(regular_seq[0]) if regular_seq.shape[0] else int(np.iinfo(np.int64).max)
     snap_seq = snapshots["seq"].to_numpy()
@@ -202,8 +200,9 @@ def build_view(
         ask_rows=ask_rows,
         n_trades=t_hi - t_lo,
         trade_vol=trade_vol,
-        unm_bid=np.where(bid_rows == 0, sells, 0),
-        unm_ask=np.where(ask_rows == 0, buys, 0),
+        unm_bid=unm_bid,
+        unm_ask=unm_ask,
+        nonregular=nonreg,
         state=_status_state(status, seq),
         first_trade_seq=first_trade_seq,
         d=d,
@@ -324,7 +323,7 @@ def window_members(ts: np.ndarray, min_count: int, window_ns: int) -> np.ndarray
     if n > 1 and bool(np.any(ts[1:] < ts[:-1])):
         order = np.argsort(ts, kind="stable")
         ts = ts[order]
-    lo = np.searchsorted(ts, ts - window_ns, "left")
+    lo = K.window_start(ts, window_ns, True)
     hit = (np.arange(n) - lo + 1) >= min_count
     diff = np.zeros(n + 1, np.int64)
     np.add.at(diff, lo[hit], 1)
@@ -400,7 +399,7 @@ def quote_stuffing(view: EventView, cfg: QuoteStuffingConfig) -> list[RuleMask]:
     if n > 1 and bool(np.any(ts[1:] < ts[:-1])):
         ts = np.maximum.accumulate(ts)  # time never runs backwards inside a window count
     w = round(cfg.window_ms * NS_PER_MS)
-    lo = np.searchsorted(ts, ts - w, "right")  # window (t - w, t]
+    lo = K.window_start(ts, w, False)  # window (t - w, t]
     msgs = np.arange(n) - lo + 1
     ct = np.zeros(n + 1, np.int64)
     np.cumsum(view.n_trades > 0, out=ct[1:])
@@ -443,8 +442,7 @@ def duplicate(view: EventView, cfg: DuplicateConfig) -> list[RuleMask]:
     )
     mask = orig >= 0
     if cfg.skip_hidden:
-        non_regular = _seg_count(t["kind"] != TradeKind.REGULAR, view.t_lo, view.t_hi)
-        mask &= ~((view.d_hi == view.d_lo) & (non_regular == view.n_trades))
+        mask &= ~((view.d_hi == view.d_lo) & (view.nonregular == view.n_trades))
     n = mask.shape[0]
     return [
         RuleMask(

@@ -217,3 +217,34 @@ def test_score_against_truth_hand_counts() -> None:
     assert sc["duplicate"] == {"precision": 1.0, "recall": 1.0, "tp": 1, "fp": 0, "fn": 0}
     assert sc["locked"] == {"precision": None, "recall": None, "tp": 0, "fp": 0, "fn": 0}
     assert sc["rule:crossed_book"]["tp"] == 1
+
+
+def test_event_counts_and_window_start_twins(rng: np.random.Generator) -> None:
+    ne = 400
+    nd = rng.integers(0, 4, ne)
+    nt = rng.integers(0, 3, ne)
+    d_hi = np.cumsum(nd).astype(np.int64)
+    d_lo = d_hi - nd
+    t_hi = np.cumsum(nt).astype(np.int64)
+    t_lo = t_hi - nt
+    side = rng.choice(np.array([-1, 1], np.int8), int(d_hi[-1]))
+    size = rng.integers(1, 9, int(t_hi[-1])).astype(np.int64)
+    aggr = rng.choice(np.array([-1, 0, 1], np.int8), int(t_hi[-1]))
+    kind = rng.choice(np.array([0, 0, 1], np.uint8), int(t_hi[-1]))
+    args = (d_lo, d_hi, t_lo, t_hi, side, size, aggr, kind)
+    got = K.event_counts(*args)
+    _same(got, K.event_counts.py_func(*args))
+    bid, ask, vol, nonreg, unm_bid, unm_ask = got
+    for i in range(ne):  # straightforward recount
+        ds = side[d_lo[i] : d_hi[i]]
+        ts_ = slice(t_lo[i], t_hi[i])
+        assert bid[i] == (ds == 1).sum() and ask[i] == (ds == -1).sum()
+        assert vol[i] == size[ts_].sum() and nonreg[i] == (kind[ts_] != 0).sum()
+        reg = kind[ts_] == 0
+        assert unm_bid[i] == (((aggr[ts_] == -1) & reg).sum() if bid[i] == 0 else 0)
+        assert unm_ask[i] == (((aggr[ts_] == 1) & reg).sum() if ask[i] == 0 else 0)
+    ts = np.sort(rng.integers(0, 1000, 300)).astype(np.int64)
+    for edge in (True, False):
+        lo = K.window_start(ts, 37, edge)
+        _same(lo, K.window_start.py_func(ts, 37, edge))
+        np.testing.assert_array_equal(lo, np.searchsorted(ts, ts - 37, "left" if edge else "right"))
