@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,15 @@ Example:
 """
 
 
+def _reflow(text: str) -> str:
+    """Join the wrapped lines of each paragraph (rich re-wraps them); keep indented example lines."""
+    return re.sub(r"(?<=\S)\n(?=[^\s])", " ", text)
+
+
 def register(app: typer.Typer, groups: Groups) -> None:
     """Add ``ingest dbn`` and ``verify dbn``."""
 
-    @groups.ingest.command("dbn", help=INGEST_HELP)
+    @groups.ingest.command("dbn", help=_reflow(INGEST_HELP))
     def ingest_dbn_cmd(
         file: Path = typer.Argument(..., help="DBN file (.dbn or .dbn.zst)."),
         out: Path = typer.Option(..., "--out", "-o", help="Dataset directory (created if missing)."),
@@ -109,7 +115,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             console.print(f"[yellow]warning:[/] {w}", highlight=False)
         console.print(f"-> {out} ({elapsed:.2f} s)", highlight=False)
 
-    @groups.verify.command("dbn", help=VERIFY_HELP)
+    @groups.verify.command("dbn", help=_reflow(VERIFY_HELP))
     def verify_dbn_cmd(
         file: Path = typer.Argument(..., help="DBN file (.dbn or .dbn.zst)."),
         definitions: Path | None = typer.Option(
