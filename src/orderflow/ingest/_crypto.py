@@ -462,6 +462,15 @@ def write_result(res: CryptoResult, out: str | Path | Dataset, *, source: str) -
 
 
 __all__ = [
+    "JT_ARR",
+    "JT_ESC",
+    "JT_FALSE",
+    "JT_NONE",
+    "JT_NULL",
+    "JT_NUM",
+    "JT_OBJ",
+    "JT_STR",
+    "JT_TRUE",
     "PRICE_DIGITS",
     "SIZE_DIGITS",
     "SIZE_UNIT",
@@ -472,17 +481,21 @@ __all__ = [
     "SnapshotCols",
     "TradeCols",
     "book_bbo_kernel",
-    "dec_expr",
     "dec_to_int",
     "infer_tick",
     "int_to_dec",
+    "key_table",
     "open_text_lines",
+    "parse_decimal_ranges",
     "parse_decimal_series",
     "parse_decimals_kernel",
+    "parse_int_ranges",
     "parse_price",
     "parse_size",
     "ranges_index",
     "read_all_bytes",
+    "scan_json_lines",
+    "scan_pairs",
     "write_result",
 ]
 
@@ -490,32 +503,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 # Vectorised pieces (fast paths)
 # --------------------------------------------------------------------------------------------------
-_DEC_RE = r"^-?(\d+\.?\d*|\.\d+)$"
-
-
-def dec_expr(e: pl.Expr, digits: int) -> tuple[pl.Expr, pl.Expr]:
-    """Exact decimal-string column -> (Int64 count of ``10**-digits``, bad-row mask), vectorised.
-
-    Same rules as :func:`dec_to_int`: extra decimals must be zeros; anything else is a bad row.
-    """
-    parts = e.str.split_exact(".", 1)
-    whole = parts.struct.field("field_0")
-    frac = parts.struct.field("field_1").fill_null("")
-    neg = whole.str.starts_with("-")
-    whole_abs = whole.str.strip_prefix("-")
-    extra_bad = frac.str.slice(digits).str.contains(r"[^0]")
-    frac_d = frac.str.slice(0, digits).str.pad_end(digits, "0")
-    mag = (
-        pl.concat_str([whole_abs, frac_d])
-        .str.strip_chars_start("0")
-        .replace("", "0")
-        .cast(pl.Int64, strict=False)
-    )
-    val = pl.when(neg).then(-mag).otherwise(mag)
-    bad = (~e.str.contains(_DEC_RE)).fill_null(True) | extra_bad.fill_null(False) | mag.is_null()
-    return val, bad
-
-
 def ranges_index(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, e)`` for each (s, e) pair, without a Python loop."""
     lens = (ends - starts).astype(np.int64)
@@ -619,16 +606,26 @@ def parse_decimals_kernel(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact decimal strings (Arrow string buffers) -> int64 counts of ``10**-digits`` and a bad mask.
 
-    Value ``k`` is ``data[offsets[k]:offsets[k + 1]]`` (ASCII). Accepted: ``-?digits[.digits]`` and
-    ``-?.digits``; decimals beyond ``digits`` must be zeros; overflow is bad. Same rules as
-    :func:`dec_to_int`.
+    Value ``k`` is ``data[offsets[k]:offsets[k + 1]]`` (ASCII); see :func:`parse_decimal_ranges`.
     """
-    n = offsets.shape[0] - 1
+    return parse_decimal_ranges(data, offsets[:-1], offsets[1:], digits)
+
+
+@jit
+def parse_decimal_ranges(
+    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, digits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact decimal strings ``data[starts[k]:ends[k]]`` -> int64 counts of ``10**-digits``, bad mask.
+
+    Accepted: ``-?digits[.digits]`` and ``-?.digits``; decimals beyond ``digits`` must be zeros;
+    overflow is bad. Same rules as :func:`dec_to_int`.
+    """
+    n = starts.shape[0]
     out = np.zeros(n, dtype=np.int64)
     bad = np.zeros(n, dtype=np.bool_)
     for k in range(n):
-        i = offsets[k]
-        end = offsets[k + 1]
+        i = starts[k]
+        end = ends[k]
         neg = False
         if i < end and data[i] == 45:
             neg = True
@@ -701,3 +698,329 @@ def parse_decimal_series(s: pl.Series, digits: int) -> tuple[np.ndarray, np.ndar
     if validity is not None:
         bad |= s.is_null().to_numpy()
     return vals, bad
+
+
+# --------------------------------------------------------------------------------------------------
+# A JSON-lines scanner for flat venue messages (numba)
+# --------------------------------------------------------------------------------------------------
+# Value types recorded by scan_json_lines
+JT_NONE, JT_STR, JT_NUM, JT_TRUE, JT_FALSE, JT_NULL, JT_ARR, JT_OBJ, JT_ESC = 0, 1, 2, 3, 4, 5, 6, 7, 8
+
+
+def key_table(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Keys as a padded uint8 table plus lengths (arguments of :func:`scan_json_lines`)."""
+    w = max(len(k) for k in keys)
+    tab = np.zeros((len(keys), w), dtype=np.uint8)
+    for i, k in enumerate(keys):
+        tab[i, : len(k)] = np.frombuffer(k.encode(), dtype=np.uint8)
+    return tab, np.array([len(k) for k in keys], dtype=np.int64)
+
+
+@jit
+def _ws(buf: np.ndarray, i: int, end: int) -> int:
+    while i < end and (buf[i] == 32 or buf[i] == 9 or buf[i] == 13 or buf[i] == 10):
+        i += 1
+    return i
+
+
+@jit
+def _skip_string(buf: np.ndarray, i: int, end: int) -> tuple[int, bool]:
+    """``buf[i]`` is the opening quote; returns (index of the closing quote or -1, had an escape)."""
+    j = i + 1
+    esc = False
+    while j < end:
+        c = buf[j]
+        if c == 92:
+            esc = True
+            j += 2
+            continue
+        if c == 34:
+            return j, esc
+        j += 1
+    return -1, esc
+
+
+@jit
+def _skip_nested(buf: np.ndarray, i: int, end: int) -> int:
+    """``buf[i]`` opens an array or object; returns the index after its matching close, or -1."""
+    depth = 0
+    j = i
+    while j < end:
+        c = buf[j]
+        if c == 34:
+            q, _ = _skip_string(buf, j, end)
+            if q < 0:
+                return -1
+            j = q + 1
+            continue
+        if c == 91 or c == 123:
+            depth += 1
+        elif c == 93 or c == 125:
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return -1
+
+
+@jit
+def _key_slot(buf: np.ndarray, ks: int, ke: int, keytab: np.ndarray, keylen: np.ndarray) -> int:
+    n = ke - ks
+    for k in range(keytab.shape[0]):
+        if keylen[k] != n:
+            continue
+        same = True
+        for m in range(n):
+            if buf[ks + m] != keytab[k, m]:
+                same = False
+                break
+        if same:
+            return k
+    return -1
+
+
+@jit
+def _scan_object(
+    buf: np.ndarray,
+    i: int,
+    end: int,
+    row: int,
+    vs: np.ndarray,
+    ve: np.ndarray,
+    vt: np.ndarray,
+    keytab: np.ndarray,
+    keylen: np.ndarray,
+    data_slot: int,
+) -> tuple[int, int, int]:
+    """Scan the object opening at ``buf[i]``, recording the values of known keys in row ``row``.
+
+    Returns (index after the object or -1 on a syntax error, start and end of the ``data_slot``
+    object value or -1, -1).
+    """
+    ds = -1
+    de = -1
+    i = _ws(buf, i + 1, end)
+    if i < end and buf[i] == 125:
+        return i + 1, ds, de
+    while i < end:
+        if buf[i] != 34:
+            return -1, ds, de
+        q, _ = _skip_string(buf, i, end)
+        if q < 0:
+            return -1, ds, de
+        slot = _key_slot(buf, i + 1, q, keytab, keylen)
+        i = _ws(buf, q + 1, end)
+        if i >= end or buf[i] != 58:
+            return -1, ds, de
+        i = _ws(buf, i + 1, end)
+        if i >= end:
+            return -1, ds, de
+        c = buf[i]
+        s0 = i
+        if c == 34:
+            q, esc = _skip_string(buf, i, end)
+            if q < 0:
+                return -1, ds, de
+            t = 8 if esc else 1
+            s0 = i + 1
+            e0 = q
+            i = q + 1
+        elif c == 91 or c == 123:
+            e0 = _skip_nested(buf, i, end)
+            if e0 < 0:
+                return -1, ds, de
+            t = 6 if c == 91 else 7
+            i = e0
+        elif c == 116 or c == 110:  # true / null
+            if i + 4 > end:
+                return -1, ds, de
+            t = 3 if c == 116 else 5
+            e0 = i + 4
+            i = e0
+        elif c == 102:  # false
+            if i + 5 > end:
+                return -1, ds, de
+            t = 4
+            e0 = i + 5
+            i = e0
+        elif c == 45 or (c >= 48 and c <= 57):
+            j = i + 1
+            while j < end and (
+                (buf[j] >= 48 and buf[j] <= 57)
+                or buf[j] == 46
+                or buf[j] == 101
+                or buf[j] == 69
+                or buf[j] == 43
+                or buf[j] == 45
+            ):
+                j += 1
+            t = 2
+            e0 = j
+            i = j
+        else:
+            return -1, ds, de
+        if slot >= 0:
+            if slot == data_slot and t == 7:
+                ds = s0
+                de = e0
+            else:
+                vs[row, slot] = s0
+                ve[row, slot] = e0
+                vt[row, slot] = t
+        i = _ws(buf, i, end)
+        if i < end and buf[i] == 44:
+            i = _ws(buf, i + 1, end)
+            continue
+        if i < end and buf[i] == 125:
+            return i + 1, ds, de
+        return -1, ds, de
+    return -1, ds, de
+
+
+@jit
+def scan_json_lines(
+    buf: np.ndarray,
+    line_start: np.ndarray,
+    line_end: np.ndarray,
+    keytab: np.ndarray,
+    keylen: np.ndarray,
+    data_slot: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scan ``<int> <json object>`` lines; record the values of the keys in ``keytab``.
+
+    When the object has key ``keytab[data_slot]`` (e.g. ``data``) holding an object, the values are
+    taken from that inner object instead (combined-stream envelopes). Returns the leading integers,
+    an ok mask (syntax and prefix valid), and per line and key the value's start, end and type
+    (``JT_*``; strings exclude their quotes).
+    """
+    n = line_start.shape[0]
+    k = keytab.shape[0]
+    ts = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=np.bool_)
+    vs = np.zeros((n, k), dtype=np.int64)
+    ve = np.zeros((n, k), dtype=np.int64)
+    vt = np.zeros((n, k), dtype=np.int8)
+    for r in range(n):
+        i = line_start[r]
+        end = line_end[r]
+        v = 0
+        nd = 0
+        while i < end and buf[i] >= 48 and buf[i] <= 57 and nd < 19:
+            v = v * 10 + (int(buf[i]) - 48)
+            i += 1
+            nd += 1
+        if nd == 0 or i >= end or buf[i] != 32 or (nd == 19 and buf[line_start[r]] > 56):
+            continue  # no '<int> ' prefix (or it would overflow int64)
+        ts[r] = v
+        i = _ws(buf, i + 1, end)
+        if i >= end or buf[i] != 123:
+            continue
+        j, ds, de = _scan_object(buf, i, end, r, vs, ve, vt, keytab, keylen, data_slot)
+        if j < 0:
+            continue
+        if _ws(buf, j, end) != end:
+            continue
+        if ds >= 0:
+            for m in range(k):
+                vt[r, m] = 0
+            j2, _, _ = _scan_object(buf, ds, de, r, vs, ve, vt, keytab, keylen, -1)
+            if j2 != de:
+                continue
+        ok[r] = True
+    return ts, ok, vs, ve, vt
+
+
+@jit
+def parse_int_ranges(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integers ``buf[starts[k]:ends[k]]`` (``-?digits``, at most 18 digits) -> values, bad mask."""
+    n = starts.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=np.bool_)
+    for k in range(n):
+        i = starts[k]
+        end = ends[k]
+        neg = False
+        if i < end and buf[i] == 45:
+            neg = True
+            i += 1
+        if i >= end or end - i > 18:
+            bad[k] = True
+            continue
+        v = 0
+        while i < end:
+            c = int(buf[i])
+            if c < 48 or c > 57:
+                bad[k] = True
+                break
+            v = v * 10 + (c - 48)
+            i += 1
+        out[k] = -v if neg else v
+    return out, bad
+
+
+@jit
+def scan_pairs(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    fill: bool,
+    p_s: np.ndarray,
+    p_e: np.ndarray,
+    q_s: np.ndarray,
+    q_e: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[int, int]:
+    """Arrays of ``["price", "qty"]`` string pairs in ``buf[starts[k]:ends[k]]`` -> string ranges.
+
+    First call with ``fill=False`` to count pairs, then with output arrays of that size. Returns
+    (number of pairs, index of the first malformed array or -1).
+    """
+    n = 0
+    for k in range(starts.shape[0]):
+        i = starts[k]
+        end = ends[k]
+        if i >= end or buf[i] != 91:
+            return n, k
+        i = _ws(buf, i + 1, end)
+        if i < end and buf[i] == 93:
+            continue
+        while True:
+            if i >= end or buf[i] != 91:
+                return n, k
+            i = _ws(buf, i + 1, end)
+            if i >= end or buf[i] != 34:
+                return n, k
+            a, esc = _skip_string(buf, i, end)
+            if a < 0 or esc:
+                return n, k
+            ps = i + 1
+            pe = a
+            i = _ws(buf, a + 1, end)
+            if i >= end or buf[i] != 44:
+                return n, k
+            i = _ws(buf, i + 1, end)
+            if i >= end or buf[i] != 34:
+                return n, k
+            b, esc = _skip_string(buf, i, end)
+            if b < 0 or esc:
+                return n, k
+            qs = i + 1
+            qe = b
+            i = _ws(buf, b + 1, end)
+            if i >= end or buf[i] != 93:
+                return n, k
+            if fill:
+                p_s[n] = ps
+                p_e[n] = pe
+                q_s[n] = qs
+                q_e[n] = qe
+                rows[n] = k
+            n += 1
+            i = _ws(buf, i + 1, end)
+            if i < end and buf[i] == 44:
+                i = _ws(buf, i + 1, end)
+                continue
+            if i < end and buf[i] == 93:
+                break
+            return n, k
+    return n, -1

@@ -46,6 +46,7 @@ import numpy as np
 import orjson
 import polars as pl
 
+from orderflow._numba import jit
 from orderflow.core.enums import UNDEF_PRICE, AggressorSide, BookAction, Flags, Side, TradeKind
 from orderflow.core.errors import DataFormatError
 from orderflow.core.instruments import Instrument
@@ -53,6 +54,13 @@ from orderflow.core.io import Dataset
 from orderflow.core.schema import BOOK_DELTAS, TRADES, book_snapshots, validate
 from orderflow.core.time import NS_PER_MS, NS_PER_US
 from orderflow.ingest._crypto import (
+    JT_ARR,
+    JT_FALSE,
+    JT_NONE,
+    JT_NULL,
+    JT_NUM,
+    JT_STR,
+    JT_TRUE,
     PRICE_DIGITS,
     SIZE_DIGITS,
     SIZE_UNIT,
@@ -66,10 +74,14 @@ from orderflow.ingest._crypto import (
     dec_to_int,
     infer_tick,
     int_to_dec,
+    key_table,
     open_text_lines,
-    parse_decimal_series,
+    parse_decimal_ranges,
+    parse_int_ranges,
     ranges_index,
     read_all_bytes,
+    scan_json_lines,
+    scan_pairs,
     write_result,
 )
 
@@ -977,85 +989,9 @@ __all__ = [
 # ====================================================================================================
 K_SKIP, K_DEPTH, K_TRADE, K_BT, K_SNAP, K_OTHER = 0, 1, 2, 3, 4, 5
 
-_BT_FIELDS = {
-    "u": pl.Int64,
-    "s": pl.Utf8,
-    "b": pl.Utf8,
-    "B": pl.Utf8,
-    "a": pl.Utf8,
-    "A": pl.Utf8,
-    "T": pl.Int64,
-    "E": pl.Int64,
-}
-_TR_FIELDS = {
-    "t": pl.Int64,
-    "s": pl.Utf8,
-    "p": pl.Utf8,
-    "q": pl.Utf8,
-    "T": pl.Int64,
-    "E": pl.Int64,
-    "m": pl.Boolean,
-    "X": pl.Utf8,
-}
-_DP_FIELDS = {
-    "s": pl.Utf8,
-    "U": pl.Int64,
-    "u": pl.Int64,
-    "pu": pl.Int64,
-    "T": pl.Int64,
-    "E": pl.Int64,
-    "b": pl.List(pl.List(pl.Utf8)),
-    "a": pl.List(pl.List(pl.Utf8)),
-}
-
 
 class _Fallback(Exception):
     """The fast engine met something only the reference engine reports precisely."""
-
-
-def _decode(js: pl.Series, fields: dict[str, Any]) -> pl.DataFrame:
-    """Decode JSON payloads, bare or wrapped in {"stream", "data"}, into one column per field."""
-    dtype = pl.Struct({"data": pl.Struct(fields), **fields})
-    try:
-        st = js.str.json_decode(dtype)
-    except Exception as e:  # any decode problem: the reference engine names the line
-        raise _Fallback(str(e)) from None
-    df = st.struct.unnest()
-    inner = df["data"].struct.unnest()
-    return pl.DataFrame({k: inner[k].fill_null(df[k]) if k in inner.columns else df[k] for k in fields})
-
-
-def _parse_dec(df: pl.DataFrame, cols: dict[str, int]) -> pl.DataFrame:
-    out = []
-    for c, digits in cols.items():
-        v, bad = parse_decimal_series(df[c], digits)
-        if bad.any():
-            raise _Fallback(f"bad decimal in {c}")
-        out.append(pl.Series(c, v, dtype=pl.Int64))
-    return df.with_columns(out)
-
-
-def _load_lines(files: list[str]) -> tuple[pl.Series, np.ndarray, np.ndarray]:
-    """All lines of all files (one Utf8 series), with the file index and 1-based line number of each."""
-    chunks: list[pl.Series] = []
-    fidx: list[np.ndarray] = []
-    lnum: list[np.ndarray] = []
-    for i, f in enumerate(files):
-        raw = read_all_bytes(f)
-        lines = raw.split(b"\n") if raw else []
-        if lines and lines[-1] == b"":
-            lines.pop()
-        s = pl.Series("raw", lines, dtype=pl.Binary)
-        try:
-            s = s.cast(pl.Utf8)
-        except Exception as e:
-            raise _Fallback(str(e)) from None
-        chunks.append(s)
-        fidx.append(np.full(len(lines), i, dtype=np.int32))
-        lnum.append(np.arange(1, len(lines) + 1, dtype=np.int64))
-    if not chunks:
-        return pl.Series("raw", [], dtype=pl.Utf8), np.zeros(0, np.int32), np.zeros(0, np.int64)
-    return pl.concat(chunks), np.concatenate(fidx), np.concatenate(lnum)
 
 
 class _FastReplayer(BinanceReplayer):
@@ -1087,81 +1023,229 @@ class _FastReplayer(BinanceReplayer):
         self.st["applied"] += 1
 
 
+_KEYS = [
+    "e",
+    "E",
+    "T",
+    "s",
+    "U",
+    "u",
+    "pu",
+    "b",
+    "a",
+    "B",
+    "A",
+    "t",
+    "p",
+    "q",
+    "m",
+    "X",
+    "lastUpdateId",
+    "data",
+]
+_SL = {k: i for i, k in enumerate(_KEYS)}
+
+
+@jit
+def _ranges_equal(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, pat: np.ndarray) -> np.ndarray:
+    """Which ranges ``buf[starts[k]:ends[k]]`` equal the bytes ``pat``."""
+    n = starts.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    m = pat.shape[0]
+    for k in range(n):
+        if ends[k] - starts[k] != m:
+            continue
+        same = True
+        for j in range(m):
+            if buf[starts[k] + j] != pat[j]:
+                same = False
+                break
+        out[k] = same
+    return out
+
+
+def _pat(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), dtype=np.uint8).copy()
+
+
+class _Scan:
+    """Raw lines of all files scanned once: leading ints, value ranges and types per known key."""
+
+    def __init__(self, files: list[str]) -> None:
+        blobs = [read_all_bytes(f) for f in files]
+        fidx: list[np.ndarray] = []
+        lnum: list[np.ndarray] = []
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        off = 0
+        for i, blob in enumerate(blobs):
+            arr = np.frombuffer(blob, dtype=np.uint8)
+            nl = np.flatnonzero(arr == 10)
+            st = np.concatenate([[0], nl + 1])
+            en = np.concatenate([nl, [len(arr)]])
+            if len(en) and st[-1] == len(arr):  # trailing newline
+                st, en = st[:-1], en[:-1]
+            starts.append(st + off)
+            ends.append(en + off)
+            fidx.append(np.full(len(st), i, dtype=np.int32))
+            lnum.append(np.arange(1, len(st) + 1, dtype=np.int64))
+            off += len(arr) + 1
+        self.buf = np.frombuffer(b"\n".join(blobs), dtype=np.uint8) if blobs else np.zeros(1, np.uint8)
+        if not len(self.buf):
+            self.buf = np.zeros(1, np.uint8)
+        self.start = np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, np.int64)
+        self.end = np.concatenate(ends).astype(np.int64) if ends else np.zeros(0, np.int64)
+        self.fidx = np.concatenate(fidx) if fidx else np.zeros(0, np.int32)
+        self.lnum = np.concatenate(lnum) if lnum else np.zeros(0, np.int64)
+        tab, lens = key_table(_KEYS)
+        self.ts, self.ok, self.vs, self.ve, self.vt = scan_json_lines(
+            self.buf, self.start, self.end, tab, lens, _SL["data"]
+        )
+
+    def typ(self, rows: np.ndarray, key: str) -> np.ndarray:
+        return self.vt[rows, _SL[key]]
+
+    def ints(self, rows: np.ndarray, key: str, required: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(values, present) of an integer field; a malformed or (if required) missing one falls back."""
+        k = _SL[key]
+        t = self.vt[rows, k]
+        present = t == JT_NUM
+        if (t[~present] != JT_NONE).any() or (required and not present.all()):
+            raise _Fallback(f"field {key} missing or not an integer")
+        v, bad = parse_int_ranges(self.buf, self.vs[rows, k], self.ve[rows, k])
+        if (bad & present).any():
+            raise _Fallback(f"field {key} not an integer")
+        return np.where(present, v, 0), present
+
+    def decs(self, rows: np.ndarray, key: str, digits: int) -> np.ndarray:
+        k = _SL[key]
+        if (self.vt[rows, k] != JT_STR).any():
+            raise _Fallback(f"field {key} missing or not a plain string")
+        v, bad = parse_decimal_ranges(self.buf, self.vs[rows, k], self.ve[rows, k], digits)
+        if bad.any():
+            raise _Fallback(f"field {key} not an exact decimal")
+        return v
+
+    def equals(self, rows: np.ndarray, key: str, text: str) -> np.ndarray:
+        k = _SL[key]
+        return (self.vt[rows, k] == JT_STR) & _ranges_equal(
+            self.buf, self.vs[rows, k], self.ve[rows, k], _pat(text)
+        )
+
+    def text(self, row: int) -> bytes:
+        return bytes(self.buf[self.start[row] : self.end[row]])
+
+    def levels(self, rows: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row index into ``rows``, price, qty) of every [price, qty] pair of array field ``key``."""
+        k = _SL[key]
+        if (self.vt[rows, k] != JT_ARR).any():
+            raise _Fallback(f"field {key} missing or not an array")
+        s0 = np.ascontiguousarray(self.vs[rows, k])
+        e0 = np.ascontiguousarray(self.ve[rows, k])
+        z = np.zeros(0, dtype=np.int64)
+        n, bad = scan_pairs(self.buf, s0, e0, False, z, z, z, z, z)
+        if bad >= 0:
+            raise _Fallback(f"field {key}: malformed level array")
+        ps, pe, qs, qe, rr = (np.zeros(n, dtype=np.int64) for _ in range(5))
+        scan_pairs(self.buf, s0, e0, True, ps, pe, qs, qe, rr)
+        px, b1 = parse_decimal_ranges(self.buf, ps, pe, PRICE_DIGITS)
+        qty, b2 = parse_decimal_ranges(self.buf, qs, qe, SIZE_DIGITS)
+        if b1.any() or b2.any() or (qty < 0).any():
+            raise _Fallback(f"field {key}: bad level")
+        return rr, px, qty
+
+
 def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
-    raw, fidx, lnum = _load_lines(files)
-    n = raw.len()
-    sp = raw.str.find(" ", literal=True).fill_null(-1)
-    base = pl.DataFrame({"raw": raw, "_sp": sp}).select(
-        pl.when(pl.col("_sp") > 0)
-        .then(pl.col("raw").str.slice(0, pl.col("_sp")))
-        .cast(pl.Int64, strict=False)
-        .alias("ts"),
-        pl.col("raw").str.slice(pl.col("_sp") + 1).alias("js"),
-    )
-    js = base["js"]
-    head = js.str.slice(0, 64)
-    is_depth = js.str.contains(r'"e":\s*"depthUpdate"').fill_null(False)
-    is_trade = js.str.contains(r'"e":\s*"trade"').fill_null(False)
-    is_snap = js.str.contains('"lastUpdateId"', literal=True).fill_null(False)
-    is_bt = (
-        head.str.contains('@bookTicker"', literal=True)
-        | js.str.contains(r'"e":\s*"bookTicker"')
-        | head.str.contains(r'^\{\s*"u"\s*:')
-    ).fill_null(False)
+    sc = _Scan(files)
+    n = len(sc.start)
+    fidx, lnum = sc.fidx, sc.lnum
+    empty = sc.end == sc.start
+    if not (sc.ok | empty).all():
+        raise _Fallback("malformed line")
+    allr = np.arange(n)
     kind = np.full(n, K_OTHER, dtype=np.int8)
-    kind[is_bt.to_numpy()] = K_BT
-    kind[is_snap.to_numpy()] = K_SNAP
-    kind[is_trade.to_numpy()] = K_TRADE
-    kind[is_depth.to_numpy()] = K_DEPTH
-    empty = (raw.str.len_bytes() == 0).to_numpy()
+    has_e = sc.typ(allr, "e") != JT_NONE
+    kind[sc.equals(allr, "e", "depthUpdate")] = K_DEPTH
+    kind[sc.equals(allr, "e", "trade")] = K_TRADE
+    bare_bt = (~has_e) & (sc.typ(allr, "u") == JT_NUM) & (sc.typ(allr, "B") == JT_STR)
+    kind[sc.equals(allr, "e", "bookTicker") | bare_bt] = K_BT
+    kind[(~has_e) & (sc.typ(allr, "lastUpdateId") == JT_NUM)] = K_SNAP
     kind[empty] = K_SKIP
-    if (kind == K_OTHER).any() or base["ts"].filter(~pl.Series(empty)).null_count():
+    if (kind == K_OTHER).any():
         raise _Fallback("unclassified line")
-    ts_recv = base["ts"].fill_null(0).to_numpy()
-    # decode each kind
+    ts_recv = sc.ts
     bt_rows = np.flatnonzero(kind == K_BT)
     tr_rows = np.flatnonzero(kind == K_TRADE)
     dp_rows = np.flatnonzero(kind == K_DEPTH)
     sn_rows = np.flatnonzero(kind == K_SNAP)
-    bt = _decode(js.gather(bt_rows), _BT_FIELDS)
-    tr = _decode(js.gather(tr_rows), _TR_FIELDS)
-    dp = _decode(js.gather(dp_rows), _DP_FIELDS)
-    if (
-        bt["u"].null_count()
-        or bt["b"].null_count()
-        or bt["B"].null_count()
-        or bt["a"].null_count()
-        or bt["A"].null_count()
-    ):
-        raise _Fallback("bookTicker field missing")
-    if (
-        tr["t"].null_count()
-        or tr["p"].null_count()
-        or tr["q"].null_count()
-        or tr["m"].null_count()
-        or (tr["T"].is_null() & tr["E"].is_null()).any()
-    ):
-        raise _Fallback("trade field missing")
-    if (
-        dp["U"].null_count()
-        or dp["u"].null_count()
-        or dp["b"].null_count()
-        or dp["a"].null_count()
-        or (dp["T"].is_null() & dp["E"].is_null()).any()
-    ):
-        raise _Fallback("depth field missing")
-    # symbol filter (messages of another symbol are counted, not processed)
-    sym_of = np.full(n, None, dtype=object)
-    sym_of[bt_rows] = bt["s"].to_numpy()
-    sym_of[tr_rows] = tr["s"].to_numpy()
-    sym_of[dp_rows] = dp["s"].to_numpy()
+    # bookTicker
+    bt_u, _ = sc.ints(bt_rows, "u")
+    bt_T, bt_hasT = sc.ints(bt_rows, "T", required=False)
+    bt_E, bt_hasE = sc.ints(bt_rows, "E", required=False)
+    bt = pl.DataFrame(
+        {
+            "u": bt_u,
+            "b": sc.decs(bt_rows, "b", PRICE_DIGITS),
+            "B": sc.decs(bt_rows, "B", SIZE_DIGITS),
+            "a": sc.decs(bt_rows, "a", PRICE_DIGITS),
+            "A": sc.decs(bt_rows, "A", SIZE_DIGITS),
+        }
+    )
+    bt_tms = np.where(bt_hasT & (bt_T != 0), bt_T, np.where(bt_hasE, bt_E, 0))
+    # trades
+    tr_t, _ = sc.ints(tr_rows, "t")
+    tr_T, tr_hasT = sc.ints(tr_rows, "T", required=False)
+    tr_E, tr_hasE = sc.ints(tr_rows, "E", required=False)
+    if not (tr_hasT | tr_hasE).all():
+        raise _Fallback("trade time missing")
+    m_t = sc.typ(tr_rows, "m")
+    if not np.isin(m_t, (JT_TRUE, JT_FALSE)).all():
+        raise _Fallback("trade m missing")
+    x_t = sc.typ(tr_rows, "X")
+    market = np.isin(x_t, (JT_NONE, JT_NULL)) | sc.equals(tr_rows, "X", "MARKET")
+    tr = pl.DataFrame(
+        {
+            "t": tr_t,
+            "p": sc.decs(tr_rows, "p", PRICE_DIGITS),
+            "q": sc.decs(tr_rows, "q", SIZE_DIGITS),
+            "m": m_t == JT_TRUE,
+            "market": market,
+            "te": np.where(tr_hasT & (tr_T != 0), tr_T, tr_E) * NS_PER_MS,
+        }
+    )
+    # depth diffs
+    dp_U, _ = sc.ints(dp_rows, "U")
+    dp_u, _ = sc.ints(dp_rows, "u")
+    dp_pu_v, dp_has_pu = sc.ints(dp_rows, "pu", required=False)
+    dp_T, dp_hasT = sc.ints(dp_rows, "T", required=False)
+    dp_E, dp_hasE = sc.ints(dp_rows, "E", required=False)
+    if not (dp_hasT | dp_hasE).all():
+        raise _Fallback("depth time missing")
+    rb, pb, qb = sc.levels(dp_rows, "b")
+    ra, pa, qa = sc.levels(dp_rows, "a")
+    lv_row = np.concatenate([rb, ra])
+    lv_side = np.concatenate([np.full(len(rb), _BID, np.int8), np.full(len(ra), _ASK, np.int8)])
+    order = np.argsort(lv_row, kind="stable")  # within a diff: bids first, then asks, each in message order
+    lv = pl.DataFrame(
+        {
+            "row": lv_row[order],
+            "side": lv_side[order],
+            "px": np.concatenate([pb, pa])[order],
+            "qty": np.concatenate([qb, qa])[order],
+        }
+    )
+    # symbols
+    s_t = sc.vt[:, _SL["s"]]
     r = _FastReplayer(symbol=symbol)
     if r.symbol is None:
-        first = next((x for x in sym_of if x is not None), None)
-        r.symbol = first
-    other = (
-        np.array([x is not None and x != r.symbol for x in sym_of], dtype=bool) if n else np.zeros(0, bool)
-    )
+        with_s = np.flatnonzero((s_t == JT_STR) & ~empty)
+        if len(with_s):
+            k0 = int(with_s[0])
+            r.symbol = bytes(sc.buf[sc.vs[k0, _SL["s"]] : sc.ve[k0, _SL["s"]]]).decode()
+    other = (s_t != JT_NONE) & ~empty
+    if r.symbol is not None:
+        other &= ~sc.equals(allr, "s", r.symbol)
+    other &= kind != K_SNAP
     r.st["other_symbol"] = int(other.sum())
     kind[other] = K_SKIP
     r.st["lines"] = int((~empty).sum())
@@ -1174,12 +1258,12 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
     pos[tr_rows] = np.arange(len(tr_rows))
     pos[dp_rows] = np.arange(len(dp_rows))
     pos[sn_rows] = np.arange(len(sn_rows))
-    dp_U = dp["U"].to_list()
-    dp_u = dp["u"].to_list()
-    dp_pu = dp["pu"].to_list()
-    dp_te = (dp["T"].fill_null(dp["E"]) * NS_PER_MS).to_list()
-    tr_te = (tr["T"].fill_null(tr["E"]) * NS_PER_MS).to_list()
-    bt_t = bt["T"].fill_null(bt["E"]).fill_null(0).to_list()
+    dp_U = dp_U.tolist()
+    dp_u = dp_u.tolist()
+    dp_pu = [int(v) if h else None for v, h in zip(dp_pu_v.tolist(), dp_has_pu.tolist(), strict=True)]
+    dp_te = (np.where(dp_hasT & (dp_T != 0), dp_T, dp_E) * NS_PER_MS).tolist()
+    tr_te = tr["te"].to_list()
+    bt_t = bt_tms.tolist()
     bt_seq = np.full(len(bt_rows), -1, dtype=np.int64)
     bt_te = np.zeros(len(bt_rows), dtype=np.int64)
     tr_seq = np.full(len(tr_rows), -1, dtype=np.int64)
@@ -1253,14 +1337,29 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
         elif k == K_SNAP:
             path, line = names[fil[i]], lnl[i]
             try:
-                obj = orjson.loads(js[i])
+                obj = orjson.loads(sc.text(i).partition(b" ")[2])
                 snap = obj.get("data", obj)
                 r._on_snapshot(snap, t, path, line)
             except (orjson.JSONDecodeError, DataFormatError, KeyError, TypeError, ValueError) as e:
                 raise _Fallback(str(e)) from None
     r.finish()
     return _assemble(
-        r, files, names, fidx, lnum, bt_rows, tr_rows, dp, bt, tr, bt_seq, bt_te, keep_bt, tr_seq, keep_tr
+        r,
+        files,
+        names,
+        fidx,
+        lnum,
+        bt_rows,
+        tr_rows,
+        lv,
+        len(dp_rows),
+        bt,
+        tr,
+        bt_seq,
+        bt_te,
+        keep_bt,
+        tr_seq,
+        keep_tr,
     )
 
 
@@ -1272,7 +1371,8 @@ def _assemble(
     lnum: np.ndarray,
     bt_rows: np.ndarray,
     tr_rows: np.ndarray,
-    dp: pl.DataFrame,
+    lv: pl.DataFrame,
+    n_dp: int,
     bt: pl.DataFrame,
     tr: pl.DataFrame,
     bt_seq: np.ndarray,
@@ -1284,29 +1384,7 @@ def _assemble(
     st = r.st
     qc = r.qc
     # ---- depth levels of every diff row, flattened in message order (bids then asks) ----
-    lv_parts = []
-    for col, side in (("b", _BID), ("a", _ASK)):
-        part = (
-            dp.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(col).alias("lv"))
-            .explode("lv")
-            .filter(pl.col("lv").is_not_null())
-            .select(
-                "row",
-                pl.lit(side, dtype=pl.Int8).alias("side"),
-                pl.col("lv").list.get(0, null_on_oob=True).alias("px"),
-                pl.col("lv").list.get(1, null_on_oob=True).alias("qty"),
-                pl.col("lv").list.len().alias("_n"),
-            )
-        )
-        lv_parts.append(part)
-    lv = pl.concat(lv_parts).sort("row", maintain_order=True)
-    if lv.height and (lv["_n"] != 2).any():
-        raise _Fallback("level is not a [price, qty] pair")
-    lv = _parse_dec(lv, {"px": PRICE_DIGITS, "qty": SIZE_DIGITS})
-    if lv.height and (lv["qty"] < 0).any():
-        raise _Fallback("negative quantity")
     lv_row = lv["row"].to_numpy()
-    n_dp = dp.height
     dp_start = np.searchsorted(lv_row, np.arange(n_dp), side="left")
     dp_end = np.searchsorted(lv_row, np.arange(n_dp), side="right")
     side_all = [lv["side"].to_numpy()]
@@ -1389,10 +1467,7 @@ def _assemble(
             "mark",
             f"{d_line[k]}: u={int(d_id[k])} {_fmt_bbo(b)}",
         )
-    btp = _parse_dec(
-        bt.select("u", "b", "B", "a", "A"),
-        {"b": PRICE_DIGITS, "B": SIZE_DIGITS, "a": PRICE_DIGITS, "A": SIZE_DIGITS},
-    )
+    btp = bt
     bt_u = btp["u"].to_numpy()
     bt_v = (
         np.stack([btp[c].to_numpy() for c in ("b", "B", "a", "A")], axis=1)
@@ -1520,8 +1595,7 @@ def _fast_trades(
 ) -> pl.DataFrame:
     st, qc = r.st, r.qc
     k = np.flatnonzero(keep)
-    t = tr.select("t", "p", "q", "m", "X", (pl.col("T").fill_null(pl.col("E")) * NS_PER_MS).alias("te"))[k]
-    t = _parse_dec(t, {"p": PRICE_DIGITS, "q": SIZE_DIGITS})
+    t = tr[k]
     if t.height and (t["q"] <= 0).any():
         raise _Fallback("trade quantity <= 0")
     tid = t["t"].to_numpy()
@@ -1573,11 +1647,7 @@ def _fast_trades(
                 f"{where}: trade time {int(te[m])} < previous {int(prev_te[m])}",
             )
     ok = ~dup
-    x = t["X"].to_numpy()[ok]
-    kind = np.array(
-        [int(TradeKind.REGULAR) if v is None or v == "MARKET" else int(TradeKind.OTHER) for v in x],
-        dtype=np.uint8,
-    )
+    kind = np.where(t["market"].to_numpy()[ok], int(TradeKind.REGULAR), int(TradeKind.OTHER)).astype(np.uint8)
     df = pl.DataFrame(
         {
             "ts_event": te[ok],

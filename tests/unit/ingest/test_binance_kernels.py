@@ -11,13 +11,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderflow.ingest._crypto import (
+    JT_ARR,
+    JT_ESC,
+    JT_FALSE,
+    JT_NULL,
+    JT_NUM,
+    JT_STR,
+    JT_TRUE,
     L2Book,
     book_bbo_kernel,
     dec_to_int,
     int_to_dec,
+    key_table,
+    parse_decimal_ranges,
     parse_decimal_series,
     parse_decimals_kernel,
+    parse_int_ranges,
     ranges_index,
+    scan_json_lines,
+    scan_pairs,
 )
 
 GOOD = ["61837.63000000", "0.00000000", "-0.5", ".5", "5", "5.", "1.0000000000", "00012.5", "0", "123456789"]
@@ -125,3 +137,79 @@ def test_book_kernel_hand_worked() -> None:
         np.array([True, False]), np.array([0, 3]), np.array([3, 5]), side, price.astype(np.int64), size
     )
     assert out.tolist() == [[100 * 10**9, 1, 101 * 10**9, 3], [99 * 10**9, 2, 100_500_000_000, 4]]
+
+
+KEYS = ["e", "u", "b", "B", "m", "X", "data"]
+
+
+def _scan(lines: list[bytes], fn=scan_json_lines):  # type: ignore[no-untyped-def]
+    buf = np.frombuffer(b"\n".join(lines), dtype=np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    st = np.concatenate([[0], nl + 1]).astype(np.int64)
+    en = np.concatenate([nl, [len(buf)]]).astype(np.int64)
+    tab, ln = key_table(KEYS)
+    ts, ok, vs, ve, vt = fn(buf, st, en, tab, ln, KEYS.index("data"))
+    vals = [
+        {
+            KEYS[k]: (bytes(buf[vs[r, k] : ve[r, k]]).decode(), int(vt[r, k]))
+            for k in range(len(KEYS))
+            if vt[r, k]
+        }
+        for r in range(len(lines))
+    ]
+    return ts.tolist(), ok.tolist(), vals, buf, vs, ve
+
+
+def test_json_scanner_hand_worked() -> None:
+    lines = [
+        b'17 {"stream":"x","data":{"e":"depthUpdate","u":5,"b":[["1.0","2"],["3","4"]],"m":true}}',
+        b'18 { "u" : -7 , "B" : "2.5", "X": null, "zz": {"b": "nested is skipped"}, "m": false }',
+        b'19 {"e":"a\\"b","u":1}',  # escaped string: reported as JT_ESC, not decoded
+        b'20 {"u":1',  # truncated
+        b'x {"u":1}',  # no integer prefix
+        b'9223372036854775808 {"u":1}',  # prefix overflows int64
+        b'21 {"u":1} trailing',
+    ]
+    for fn in (scan_json_lines, scan_json_lines.py_func):
+        ts, ok, vals, _, _, _ = _scan(lines, fn)
+        assert ok == [True, True, True, False, False, False, False]
+        assert ts[:3] == [17, 18, 19]
+        assert vals[0] == {
+            "e": ("depthUpdate", JT_STR),
+            "u": ("5", JT_NUM),
+            "b": ('[["1.0","2"],["3","4"]]', JT_ARR),
+            "m": ("true", JT_TRUE),
+        }
+        assert vals[1] == {
+            "u": ("-7", JT_NUM),
+            "B": ("2.5", JT_STR),
+            "X": ("null", JT_NULL),
+            "m": ("false", JT_FALSE),
+        }
+        assert vals[2]["e"][1] == JT_ESC
+
+
+def test_pairs_and_ints() -> None:
+    _, _, _, buf, vs, ve = _scan([b'1 {"b":[["1.5","0.001"], ["2","3"]]}', b'2 {"b":[]}', b'3 {"b":[["1"]]}'])
+    k = KEYS.index("b")
+    z = np.zeros(0, dtype=np.int64)
+    for fn in (scan_pairs, scan_pairs.py_func):
+        n, bad = fn(buf, vs[:2, k].copy(), ve[:2, k].copy(), False, z, z, z, z, z)
+        assert (n, bad) == (2, -1)
+        out = [np.zeros(n, dtype=np.int64) for _ in range(5)]
+        fn(buf, vs[:2, k].copy(), ve[:2, k].copy(), True, *out)
+        assert [bytes(buf[a:b]) for a, b in zip(out[0], out[1], strict=True)] == [b"1.5", b"2"]
+        assert [bytes(buf[a:b]) for a, b in zip(out[2], out[3], strict=True)] == [b"0.001", b"3"]
+        assert out[4].tolist() == [0, 0]
+        assert fn(buf, vs[2:, k].copy(), ve[2:, k].copy(), False, z, z, z, z, z)[1] == 0  # not a pair
+    data = np.frombuffer(b"123-45x9", dtype=np.uint8)
+    for fn in (parse_int_ranges, parse_int_ranges.py_func):
+        v, bad = fn(data, np.array([0, 3, 6, 0]), np.array([3, 6, 8, 0]))
+        assert v[:2].tolist() == [123, -45] and bad.tolist() == [False, False, True, True]
+
+
+def test_decimal_ranges_twin() -> None:
+    data, offs = _buffers(GOOD + BAD)
+    a = parse_decimal_ranges(data, offs[:-1], offs[1:], 9)
+    b = parse_decimal_ranges.py_func(data, offs[:-1], offs[1:], 9)
+    assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
