@@ -168,7 +168,9 @@ class L3Book:
         act = cols["action"]
         # each record emits at most one row, except adds (duplicate) and modifies (price change)
         m = n + int(np.count_nonzero((act == L3_ADD) | (act == L3_MODIFY))) if n else 0
-        out = np.empty((9, m), dtype=np.int64)
+        # row stride 192 bytes off a multiple of 4 KiB: the 9 output streams do not share cache sets
+        width = ((m + 511) // 512) * 512 + 24
+        out = np.empty((9, width), dtype=np.int64)
         crossed = np.zeros(n, dtype=np.uint8)
         cross_px = np.empty((2, n), dtype=np.int64)
         i, pos = 0, 0

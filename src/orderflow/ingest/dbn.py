@@ -277,18 +277,20 @@ def _record_objects(
 
 def decode_mbo_columns(u8: np.ndarray, u32: np.ndarray, stop: int, n: int) -> dict[str, np.ndarray]:
     """Every MBO record of the region as columns (raw DBN values; ``action``/``side`` are chars)."""
+    h64 = _staggered_2d(7, n, np.int64, 0)
+    small = _staggered_2d(3, n, np.uint8, 40)
     cols: dict[str, np.ndarray] = {
-        "instrument_id": np.empty(n, np.uint32),
-        "ts_event": np.empty(n, np.int64),
-        "ts_recv": np.empty(n, np.int64),
-        "order_id": np.empty(n, np.int64),
-        "price": np.empty(n, np.int64),
-        "size": np.empty(n, np.int64),
-        "flags": np.empty(n, np.uint8),
-        "action": np.empty(n, np.uint8),
-        "side": np.empty(n, np.uint8),
-        "sequence": np.empty(n, np.int64),
-        "record": np.empty(n, np.int64),
+        "instrument_id": _staggered_2d(1, n, np.uint32, 50)[0, :n],
+        "ts_event": h64[0, :n],
+        "ts_recv": h64[1, :n],
+        "order_id": h64[2, :n],
+        "price": h64[3, :n],
+        "size": h64[4, :n],
+        "flags": small[0, :n],
+        "action": small[1, :n],
+        "side": small[2, :n],
+        "sequence": h64[5, :n],
+        "record": h64[6, :n],
     }
     k = int(K.decode_mbo(u8, u32, 0, 0, stop, n, *cols.values())[0])
     out = {name: a[:k] for name, a in cols.items()}
