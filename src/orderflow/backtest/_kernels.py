@@ -40,6 +40,7 @@ from orderflow.backtest._layout import (
     B_WALK_IX,
     B_WALK_PX,
     B_WALK_SZ,
+    BIG,
     C_CANCEL_NS,
     C_EQ_NS,
     C_EVERY_EVENT,
@@ -154,6 +155,7 @@ from orderflow.backtest._layout import (
     S_DROPPED,
     S_FIFO_USED,
     S_FLAT_SHORT,
+    S_HWM,
     S_INITED,
     S_LAST_LOCAL,
     S_LAST_TS,
@@ -185,6 +187,10 @@ from orderflow.backtest._layout import (
     S_PRED_PTR,
     S_PRIO,
     S_RATE_H,
+    S_RB_ASK_MAX,
+    S_RB_ASK_MIN,
+    S_RB_BID_MAX,
+    S_RB_BID_MIN,
     S_REJ_NOTIONAL,
     S_REJ_POS,
     S_REJ_RATE,
@@ -448,6 +454,28 @@ def _fill(si, sf, ci, cf, oi, slot, t, price, size, maker, resp, out_fi, out_ff,
 
 
 @kjit
+def _rest_bounds(si, oi, rest):
+    """Recompute the price range of our resting orders on each side."""
+    bmax = -BIG
+    bmin = BIG
+    amin = BIG
+    amax = -BIG
+    for r in range(si[S_NREST]):
+        s = rest[r]
+        p = oi[s, O_PRICE]
+        if oi[s, O_SIDE] == 1:
+            bmax = max(bmax, p)
+            bmin = min(bmin, p)
+        else:
+            amin = min(amin, p)
+            amax = max(amax, p)
+    si[S_RB_BID_MAX] = bmax
+    si[S_RB_BID_MIN] = bmin
+    si[S_RB_ASK_MIN] = amin
+    si[S_RB_ASK_MAX] = amax
+
+
+@kjit
 def _rest_remove(si, oi, rest, slot):
     n = si[S_NREST]
     for r in range(n):
@@ -456,6 +484,7 @@ def _rest_remove(si, oi, rest, slot):
             si[S_NREST] = n - 1
             break
     oi[slot, O_RESTING] = 0
+    _rest_bounds(si, oi, rest)
 
 
 @kjit
@@ -798,7 +827,13 @@ def _apply_delta(
             absorbed = book[prow, idx] if book[prow, idx] < dec else dec
             book[prow, idx] -= absorbed
         if si[S_NREST] > 0:
-            if action == EXECUTE and (ci[C_TRADE_SRC] == 1 or fifo):
+            hit = price <= si[S_RB_BID_MAX] if side == 1 else price >= si[S_RB_ASK_MIN]
+            at = (
+                (si[S_RB_BID_MIN] <= price <= si[S_RB_BID_MAX])
+                if side == 1
+                else (si[S_RB_ASK_MIN] <= price <= si[S_RB_ASK_MAX])
+            )
+            if action == EXECUTE and (ci[C_TRADE_SRC] == 1 or fifo) and hit:
                 _passive_trade(
                     si,
                     sf,
@@ -820,12 +855,12 @@ def _apply_delta(
                     mk_t,
                     mk_g,
                 )
-            elif action != EXECUTE and dec - absorbed > 0:
+            elif action != EXECUTE and dec - absorbed > 0 and at:
                 _queue_cancel(si, ci, cf, oi, of, rest, side, price, old, new, dec - absorbed, xctr)
         if new == 0:
             book[prow, idx] = 0
             book[crow, idx] = 0
-    elif new > old and si[S_NREST] > 0:
+    elif new > old and (price <= si[S_RB_BID_MAX] if side == -1 else price >= si[S_RB_ASK_MIN]):
         _cross_check(
             si,
             sf,
@@ -885,7 +920,7 @@ def _apply_trade(
             si[S_UNKNOWN_AGGR] += 1
             return
     side = -aggr
-    if si[S_NREST] > 0:
+    if price <= si[S_RB_BID_MAX] if side == 1 else price >= si[S_RB_ASK_MIN]:
         _passive_trade(
             si,
             sf,
@@ -1048,6 +1083,7 @@ def _execute_incoming(si, sf, ci, cf, book, oi, of, rest, slot, t, resp, out_o, 
         rest[si[S_NREST]] = slot
         si[S_NREST] += 1
         oi[slot, O_RESTING] = 1
+    _rest_bounds(si, oi, rest)
 
 
 @kjit
@@ -1140,8 +1176,8 @@ def _local_response(si, oi, free, resp):
 
 
 @kjit
-def _find_slot(oi, oid):
-    for k in range(oi.shape[0]):
+def _find_slot(si, oi, oid):
+    for k in range(si[S_HWM]):
         if oi[k, O_INUSE] == 1 and oi[k, O_OID] == oid:
             return k
     return -1
@@ -1200,7 +1236,7 @@ def _apply_actions(si, ci, cf, oi, of, free, req, act, n, t, rate, out_o):
                 continue
             # pre-trade risk on what the strategy knows (acknowledged position + its open orders)
             same = 0
-            for k in range(oi.shape[0]):
+            for k in range(si[S_HWM]):
                 if oi[k, O_INUSE] == 1 and oi[k, O_SIDE] == side and oi[k, O_SEEN_STATUS] <= 0:
                     same += oi[k, O_SIZE] - oi[k, O_SEEN_FILLED]
             pos = si[S_POS_SEEN]
@@ -1230,6 +1266,8 @@ def _apply_actions(si, ci, cf, oi, of, free, req, act, n, t, rate, out_o):
                 continue
             si[S_NFREE] -= 1
             slot = free[si[S_NFREE]]
+            if slot >= si[S_HWM]:
+                si[S_HWM] = slot + 1
             for c in range(oi.shape[1]):
                 oi[slot, c] = 0
             oi[slot, O_INUSE] = 1
@@ -1250,7 +1288,7 @@ def _apply_actions(si, ci, cf, oi, of, free, req, act, n, t, rate, out_o):
             _push_req(si, req, t + ci[C_SUBMIT_NS], A_SUBMIT, slot, oid, price, size)
             si[S_NSUBMIT] += 1
         elif kind in (A_CANCEL, A_MODIFY):
-            slot = _find_slot(oi, act[a, AC_OID])
+            slot = _find_slot(si, oi, act[a, AC_OID])
             if slot < 0:
                 continue
             if kind == A_CANCEL:
@@ -1622,6 +1660,8 @@ def run_chunk(
             if si[S_POS] != 0 and si[S_NFREE] > 0:
                 si[S_NFREE] -= 1
                 slot = free[si[S_NFREE]]
+                if slot >= si[S_HWM]:
+                    si[S_HWM] = slot + 1
                 for c in range(oi.shape[1]):
                     oi[slot, c] = 0
                 oid = si[S_NEXT_OID]

@@ -183,6 +183,12 @@ S_STG_TSZ = 80
 S_STG_TAGGR = 81
 S_REQ_NO = 82
 S_FIFO_USED = 83  # occupied slots (live + deleted) of the order-id hash table
+S_RB_BID_MAX = 84  # price range of our resting orders per side (a cheap filter for market events)
+S_RB_BID_MIN = 85
+S_RB_ASK_MIN = 86
+S_RB_ASK_MAX = 87
+S_HWM = 88  # order slots in use are all below this index
+BIG = 2**62
 N_SI = 96
 
 # scalar float state

@@ -58,6 +58,7 @@ from orderflow.backtest._layout import (
     O_SIDE,
     OT_LIMIT,
     OT_MARKET,
+    S_HWM,
     S_POS_SEEN,
     S_SCRIPT_PTR,
     TIF_IOC,
@@ -90,9 +91,9 @@ MM_N = 6
 
 
 @jit(_nrt=False)
-def _live_pending(oi: np.ndarray) -> int:
+def _live_pending(si: np.ndarray, oi: np.ndarray) -> int:
     n = 0
-    for k in range(oi.shape[0]):
+    for k in range(si[S_HWM]):
         if oi[k, O_INUSE] == 1 and oi[k, O_SEEN_STATUS] <= 0:
             n += 1
     return n
@@ -131,7 +132,7 @@ def taker_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
             target = -max_pos
     if target == pos:
         return 0
-    if _live_pending(oi) > 0:
+    if _live_pending(si, oi) > 0:
         return 0
     delta = target - pos
     side = 1 if delta > 0 else -1
@@ -191,7 +192,7 @@ def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
         want = want_bid if side == 1 else want_ask
         allowed = abs(pos + side * osz) <= max_pos if max_pos > 0 else True
         have = -1
-        for k in range(oi.shape[0]):
+        for k in range(si[S_HWM]):
             if (
                 oi[k, O_INUSE] == 1
                 and oi[k, O_SIDE] == side

@@ -161,6 +161,8 @@ class BacktestEngine:
         si[L.S_BA] = config.book_ticks
         si[L.S_NEXT_OID] = 1
         si[L.S_REQ_MIN] = L.INF
+        si[L.S_RB_BID_MAX] = si[L.S_RB_ASK_MAX] = -L.BIG
+        si[L.S_RB_BID_MIN] = si[L.S_RB_ASK_MIN] = L.BIG
         for k in (L.V_BID_PX, L.V_ASK_PX, L.V_TRADE_PX):
             si[k] = UNDEF_PRICE
         maxo = config.limits.max_live_orders
