@@ -73,7 +73,8 @@ def filter_partition(
     qc = res.qc
     if dst.has("qc", instrument, date):  # keep ingest-time rows; replace this stage's rows
         old = dst.read("qc", instrument, date)
-        keep = old.filter(~pl.col("rule").is_in(list(RULES)))
+        ours = {*RULES, *(p.rule for p in cfg.plugins), *qc["rule"].unique().to_list()}
+        keep = old.filter(~pl.col("rule").is_in(sorted(ours)))
         if keep.height:
             qc = pl.concat([keep, qc]).sort("seq", maintain_order=True)
     dst.write("qc", qc, instrument, date)

@@ -16,7 +16,7 @@ import polars as pl
 from orderflow.core.instruments import Instrument
 from orderflow.core.schema import QC, validate
 from orderflow.filters.config import RULES, FilterConfig
-from orderflow.filters.rules import RULE_FUNCTIONS, EventView, RuleMask, build_view
+from orderflow.filters.rules import FILTERS, RULE_FUNCTIONS, EventView, RuleMask, build_view
 
 RULE_KIND: dict[str, str] = {
     "crossed_book": "crossed",
@@ -106,9 +106,9 @@ def _report(qc: pl.DataFrame, view: EventView, config: FilterConfig) -> dict[str
         return int(u.shape[0]), int(view.trade_vol[hit].sum())
 
     rules: dict[str, Any] = {}
-    for rule in RULES:
-        if not getattr(config, rule).enabled:
-            continue
+    names = [r for r in RULES if getattr(config, r).enabled]
+    names += sorted({str(r) for r in rule_col.unique().to_list()} - set(RULES))  # plug-in rules
+    for rule in names:
         m = (rule_col == rule).to_numpy()
         ev, vol = events_volume(seq_all[m])
         entry: dict[str, Any] = {"events": ev, "volume": vol, "by_action": {}, "by_reason": {}}
@@ -131,7 +131,8 @@ def _report(qc: pl.DataFrame, view: EventView, config: FilterConfig) -> dict[str
         "flagged_volume": fv,
         "dropped_events": de,
         "rules": rules,
-        "disabled": [r for r in RULES if not getattr(config, r).enabled],
+        "disabled": [r for r in RULES if not getattr(config, r).enabled]
+        + [p.rule for p in config.plugins if not p.enabled],
     }
 
 
@@ -160,6 +161,13 @@ def apply_filters(
             continue
         for m in RULE_FUNCTIONS[rule](view, rc):
             if m.mask.any():
+                frames.append(_mask_rows(m, view))
+    for plugin in config.plugins:
+        if not plugin.enabled:
+            continue
+        fn = FILTERS.get(plugin.rule)
+        for m in fn(view, plugin):
+            if m.mask.shape[0] and m.mask.any():
                 frames.append(_mask_rows(m, view))
     if frames:
         qc = pl.concat(frames, how="diagonal").select(QC.names).sort("seq", maintain_order=True)

@@ -165,6 +165,21 @@ class SessionConfig(_Rule):
     last_minutes: float = Field(5.0, ge=0, description="minutes before the close flagged")
 
 
+class PluginRuleConfig(BaseModel):
+    """A third-party rule: ``rule`` is a name in :data:`orderflow.filters.rules.FILTERS` or a
+    ``"package.module:function"`` path. The function is called as ``fn(view, cfg)`` with the partition's
+    :class:`~orderflow.filters.rules.EventView` and this model (``cfg.params`` holds its thresholds)
+    and returns a list of :class:`~orderflow.filters.rules.RuleMask`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    enabled: bool = True
+    action: Action = "mark"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 RULES = (
     "stale_quote",
     "crossed_book",
@@ -193,17 +208,28 @@ class FilterConfig(BaseModel):
     duplicate: DuplicateConfig = DuplicateConfig()
     low_info: LowInfoConfig = LowInfoConfig()
     session: SessionConfig = SessionConfig()
+    plugins: list[PluginRuleConfig] = Field(default_factory=list)
+    """Extra rules by registry name or ``module:function`` path (``[[plugins]]`` tables in TOML)."""
 
     def enabled_rules(self) -> list[str]:
         return [r for r in RULES if getattr(self, r).enabled]
 
     def disable(self, *rules: str) -> FilterConfig:
-        """A copy with ``rules`` switched off (ablation); unknown names raise :class:`ConfigError`."""
+        """A copy with ``rules`` switched off (ablation); unknown names raise :class:`ConfigError`.
+
+        Plug-in rules are switched off by their ``rule`` value.
+        """
         upd: dict[str, Any] = {}
+        plugins = list(self.plugins)
+        known = [*RULES, *(p.rule for p in plugins)]
         for r in rules:
-            if r not in RULES:
-                raise ConfigError(f"filters: unknown rule '{r}' (known: {', '.join(RULES)})")
-            upd[r] = getattr(self, r).model_copy(update={"enabled": False})
+            if r in RULES:
+                upd[r] = getattr(self, r).model_copy(update={"enabled": False})
+            elif any(p.rule == r for p in plugins):
+                plugins = [p.model_copy(update={"enabled": False}) if p.rule == r else p for p in plugins]
+            else:
+                raise ConfigError(f"filters: unknown rule '{r}' (known: {', '.join(known)})")
+        upd["plugins"] = plugins
         return self.model_copy(update=upd)
 
     @classmethod
@@ -243,6 +269,7 @@ __all__ = [
     "LockedBookConfig",
     "LowInfoConfig",
     "MessageStormConfig",
+    "PluginRuleConfig",
     "QuoteStuffingConfig",
     "SessionConfig",
     "StaleQuoteConfig",

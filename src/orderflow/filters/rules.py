@@ -35,6 +35,7 @@ import polars as pl
 
 from orderflow.core.enums import UNDEF_PRICE, BookAction, Flags, MarketStatus, TradeKind
 from orderflow.core.instruments import Instrument
+from orderflow.core.registry import Registry
 from orderflow.core.time import NS_PER_MS, NS_PER_S, NS_PER_US
 from orderflow.filters import _kernels as K
 from orderflow.filters.config import (
@@ -585,6 +586,9 @@ def session(view: EventView, cfg: SessionConfig) -> list[RuleMask]:
 
 RuleFn = Callable[[EventView, Any], list[RuleMask]]
 
+FILTERS = Registry("filter rule")
+"""Rule functions by name (the built-in rules plus any registered with ``@FILTERS.register(name)``)."""
+
 RULE_FUNCTIONS: dict[str, RuleFn] = {
     "stale_quote": stale_quote,
     "crossed_book": crossed_book,
@@ -596,8 +600,11 @@ RULE_FUNCTIONS: dict[str, RuleFn] = {
     "low_info": low_info,
     "session": session,
 }
+for _name, _fn in RULE_FUNCTIONS.items():
+    FILTERS.add(_name, _fn)
 
 __all__ = [
+    "FILTERS",
     "RULE_FUNCTIONS",
     "SESSION_REASONS",
     "EventView",

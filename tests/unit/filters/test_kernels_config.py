@@ -248,3 +248,35 @@ def test_event_counts_and_window_start_twins(rng: np.random.Generator) -> None:
         lo = K.window_start(ts, 37, edge)
         _same(lo, K.window_start.py_func(ts, 37, edge))
         np.testing.assert_array_equal(lo, np.searchsorted(ts, ts - 37, "left" if edge else "right"))
+
+
+def _every_tenth(view, cfg):  # type: ignore[no-untyped-def]
+    from orderflow.filters.rules import RuleMask
+
+    step = int(cfg.params.get("step", 10))
+    mask = np.arange(view.n) % step == 0
+    z = np.zeros(view.n, np.int8)
+    return [RuleMask("every_nth", "events", mask, z, ("nth",), z, (cfg.action,))]
+
+
+def test_plugin_rule_by_registry_name(sim_day) -> None:  # type: ignore[no-untyped-def]
+    from orderflow.filters.rules import FILTERS
+
+    if "every_nth" not in FILTERS:
+        FILTERS.add("every_nth", _every_tenth)
+    day, snaps = sim_day
+    cfg = FilterConfig.from_mapping(
+        {"plugins": [{"rule": "every_nth", "action": "downweight", "params": {"step": 100}}]}
+    ).disable(*RULES)
+    res = apply_filters(snaps, day.deltas, day.trades, instrument=day.instrument, config=cfg)
+    events = np.union1d(day.deltas["seq"].unique().to_numpy(), day.trades["seq"].unique().to_numpy())
+    assert res.qc["seq"].to_list() == events[::100].tolist()
+    assert set(res.qc["action"].to_list()) == {"downweight"}
+    assert res.report["rules"]["every_nth"]["events"] == len(events[::100])
+    off = apply_filters(
+        snaps, day.deltas, day.trades, instrument=day.instrument, config=cfg.disable("every_nth")
+    )
+    assert off.qc.height == 0
+    with pytest.raises(ConfigError, match="cannot import"):
+        bad = FilterConfig.from_mapping({"plugins": [{"rule": "no.such.module:fn"}]})
+        apply_filters(snaps, day.deltas, day.trades, instrument=day.instrument, config=bad)
