@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from orderflow.core.instruments import Instrument
@@ -95,6 +95,7 @@ FITTED.tick_int_ = TICK
     clock=st.sampled_from(["event", "events:3", "time:1s", "volume:40", "trade"]),
     fit_in_place=st.booleans(),
 )
+@example(seed=32, n=5, cut=0.0, clock="volume:40", fit_in_place=False)  # no sample at all in one run
 def test_features_at_or_before_t_ignore_the_future(
     seed: int, n: int, cut: float, clock: str, fit_in_place: bool
 ) -> None:

@@ -61,6 +61,8 @@ def book_kernel(
     fq = np.empty((nq, BLOCK))
     fn = np.empty((nq, BLOCK))
     cumf = np.empty(BLOCK)
+    pfb = np.empty(BLOCK)
+    lvb = np.empty(BLOCK)
     n_sp = mp_table.shape[0]
     n_bk = mp_table.shape[1]
     # Rows are processed in blocks, one feature group at a time inside a block: each inner loop then
@@ -184,34 +186,31 @@ def book_kernel(
                 spx = apx if side == 0 else bpx
                 ssz = asz if side == 0 else bsz
                 for k in range(L):
-                    if sweep_notional:
-                        for i in range(s0, s1):
-                            p = spx[k, i]
-                            q = ssz[k, i]
-                            pf = p * PRICE_SCALE_F
-                            lvl = pf * q * size_unit if (p != UNDEF_PRICE and q > 0) else 0.0
-                            c = cumf[i - s0]
-                            for j in range(nq):
-                                t = sweep_q[j] - c
+                    for i in range(s0, s1):
+                        p = spx[k, i]
+                        q = ssz[k, i]
+                        pf = p * PRICE_SCALE_F
+                        pfb[i - s0] = pf
+                        qf = q * size_unit if (p != UNDEF_PRICE and q > 0) else 0.0
+                        lvb[i - s0] = pf * qf if sweep_notional else qf
+                    for j in range(nq):
+                        Q = sweep_q[j]
+                        if sweep_notional:
+                            for i in range(s0, s1):
+                                t = Q - cumf[i - s0]
                                 t = t if t > 0.0 else 0.0
-                                t = t if t < lvl else lvl
+                                t = t if t < lvb[i - s0] else lvb[i - s0]
                                 fn[j, i - s0] += t
-                                fq[j, i - s0] += t / pf if t > 0.0 else 0.0
-                            cumf[i - s0] = c + lvl
-                    else:
-                        for i in range(s0, s1):
-                            p = spx[k, i]
-                            q = ssz[k, i]
-                            pf = p * PRICE_SCALE_F
-                            qf = q * size_unit if (p != UNDEF_PRICE and q > 0) else 0.0
-                            c = cumf[i - s0]
-                            for j in range(nq):
-                                t = sweep_q[j] - c
+                                fq[j, i - s0] += t / pfb[i - s0] if t > 0.0 else 0.0
+                        else:
+                            for i in range(s0, s1):
+                                t = Q - cumf[i - s0]
                                 t = t if t > 0.0 else 0.0
-                                t = t if t < qf else qf
+                                t = t if t < lvb[i - s0] else lvb[i - s0]
                                 fq[j, i - s0] += t
-                                fn[j, i - s0] += t * pf
-                            cumf[i - s0] = c + qf
+                                fn[j, i - s0] += t * pfb[i - s0]
+                    for i in range(s0, s1):
+                        cumf[i - s0] += lvb[i - s0]
                 for j in range(nq):
                     col = o_sweep + 4 * sweep_col[j] + 2 * side
                     for i in range(s0, s1):

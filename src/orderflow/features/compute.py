@@ -148,9 +148,13 @@ def _book_cols(depth: int) -> tuple[list[str], list[str], list[str], list[str]]:
     )
 
 
-def _levels(df: pl.DataFrame, cols: list[str]) -> np.ndarray:
-    """Level columns as one (L, n) int64 array, row k = level k (one copy; rows are contiguous)."""
-    out = np.empty((len(cols), df.height), dtype=np.int64)
+def _levels(df: pl.DataFrame, cols: list[str], buf: np.ndarray | None = None) -> np.ndarray:
+    """Level columns as one (L, n) int64 array, row k = level k (one copy; rows are contiguous).
+
+    ``buf`` (L, >= n) is reused when given, so chunk after chunk does not fault in fresh pages.
+    """
+    n = df.height
+    out = buf[:, :n] if buf is not None and buf.shape[1] >= n else np.empty((len(cols), n), dtype=np.int64)
     for k, c in enumerate(cols):
         out[k] = df[c].to_numpy()
     return out
@@ -226,6 +230,7 @@ class FeatureEngine:
         self.cum_emit: np.ndarray | None = None
         self.carry_snap: pl.DataFrame | None = None
         self.last_ts: int | None = None
+        self._bufs: list[np.ndarray] | None = None
 
     # -- helpers ---------------------------------------------------------------------------------------
     @property
@@ -246,7 +251,11 @@ class FeatureEngine:
         ts = snaps["ts_event"].to_numpy().astype(np.int64, copy=False)
         seq = snaps["seq"].to_numpy().astype(np.int64, copy=False)
         bpc, bsc, apc, asc = _book_cols(self.L)
-        bpx, bsz, apx, asz = (_levels(snaps, c) for c in (bpc, bsc, apc, asc))
+        if self._bufs is None or self._bufs[0].shape[1] < n:
+            self._bufs = [np.empty((self.L, n), dtype=np.int64) for _ in range(4)]
+        bpx, bsz, apx, asz = (
+            _levels(snaps, c, b) for c, b in zip((bpc, bsc, apc, asc), self._bufs, strict=True)
+        )
         out = np.empty((len(lay.names), n))
         self.has_prev = K.book_kernel(
             bpx,
@@ -607,7 +616,11 @@ def compute_features(
         has_deltas=deltas is not None,
     )
     parts = [eng.process(s, t, d) for s, t, d in iter_chunks(snapshots, trades, deltas, cfg.chunk_rows)]
-    parts = [p for p in parts if p.height] or [eng.process(snapshots[:0])]
+    parts = (
+        [p for p in parts if p.height]
+        or [p for p in parts if p.width > 2][:1]
+        or [eng.process(snapshots[:0])]
+    )
     frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
     if eng.plugins:
         book_cols = [c for c in snapshots.columns if c not in ("ts_event", "seq", "ts_recv")]
