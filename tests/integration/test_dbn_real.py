@@ -184,3 +184,29 @@ def test_definitions_give_tick_and_multiplier(shared_data: Any, tmp_path: Path) 
     inst = res.instruments["ESU4"]
     assert (inst.tick_size, inst.multiplier, inst.venue) == ("0.25", "50", "XCME")
     assert sorted(p.date.isoformat() for p in res.partitions) == ["2024-07-01", "2024-07-02"]
+
+
+def test_mbp1_partitions_replay_to_the_vendor_levels(shared_data: Any) -> None:
+    """SET deltas of each date partition, replayed from an empty book on a dict, give the vendor's
+    top-of-book after every record (each partition stands alone: it starts from an empty book)."""
+    res = read_dbn(shared_data("databento/glbx-mdp3/futures_mbp-1_2024-07-01T23-58_2024-07-02T00-02.dbn.zst"))
+    assert len(res.partitions) == 2
+    for p in res.partitions:
+        snaps = p.book_snapshots
+        assert snaps is not None
+        book: dict[int, dict[int, int]] = {1: {}, -1: {}}
+        by_seq: dict[int, list[tuple[int, int, int]]] = {}
+        for sq, side, price, size in p.book_deltas.select("seq", "side", "price", "size").iter_rows():
+            by_seq.setdefault(sq, []).append((side, price, size))
+        for sq, bpx, bsz, apx, asz in snaps.select(
+            "seq", "bid_px_00", "bid_sz_00", "ask_px_00", "ask_sz_00"
+        ).iter_rows():
+            for side, price, size in by_seq.get(sq, []):
+                if size:
+                    book[side][price] = size
+                else:
+                    book[side].pop(price, None)
+            best_b = max(book[1]) if book[1] else None
+            best_a = min(book[-1]) if book[-1] else None
+            assert (best_b, book[1].get(best_b, 0)) == ((bpx, bsz) if bsz else (None, 0))
+            assert (best_a, book[-1].get(best_a, 0)) == ((apx, asz) if asz else (None, 0))

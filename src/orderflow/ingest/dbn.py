@@ -45,6 +45,7 @@ stream) is reported in the stats and as a warning, never as a crash.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ import numpy as np
 import polars as pl
 
 from orderflow.book.l3 import L3_CLEAR, L3Book
-from orderflow.core.enums import PRICE_SCALE, UNDEF_PRICE, AggressorSide, Flags, TradeKind
+from orderflow.core.enums import PRICE_SCALE, UNDEF_PRICE, AggressorSide, BookAction, Flags, TradeKind
 from orderflow.core.errors import DataFormatError
 from orderflow.core.instruments import Instrument, price_to_str
 from orderflow.core.io import Dataset, file_digest
@@ -525,6 +526,37 @@ def _split_by_date(
     return parts
 
 
+def _book_state_rows(book: L3Book, ts_event: int, ts_recv: int, seq: int) -> pl.DataFrame:
+    """BOOK_DELTAS rows that rebuild ``book`` from nothing: CLEAR, then every resting order as an
+    ADD in priority order; all flagged SNAPSHOT, LAST on the final row."""
+    o = book.orders()
+    m = o.height + 1
+    flags = np.full(m, int(Flags.SNAPSHOT), np.uint8)
+    flags[-1] |= int(Flags.LAST)
+    return pl.DataFrame(
+        {
+            "ts_event": pl.Series(np.full(m, ts_event, np.int64), dtype=pl.Int64),
+            "ts_recv": pl.Series(np.full(m, ts_recv, np.int64), dtype=pl.Int64),
+            "seq": pl.Series(np.full(m, seq, np.int64), dtype=pl.Int64),
+            "side": pl.Series(np.concatenate([[0], o["side"].to_numpy()]).astype(np.int8), dtype=pl.Int8),
+            "action": pl.Series(
+                np.concatenate([[int(BookAction.CLEAR)], np.full(o.height, int(BookAction.ADD))]).astype(
+                    np.uint8
+                ),
+                dtype=pl.UInt8,
+            ),
+            "price": pl.Series(
+                np.concatenate([[UNDEF_PRICE], o["price"].to_numpy()]).astype(np.int64), dtype=pl.Int64
+            ),
+            "size": pl.Series(np.concatenate([[0], o["size"].to_numpy()]).astype(np.int64), dtype=pl.Int64),
+            "order_id": pl.Series(
+                np.concatenate([[0], o["order_id"].to_numpy()]).astype(np.uint64), dtype=pl.UInt64
+            ),
+            "flags": pl.Series(flags, dtype=pl.UInt8),
+        }
+    )
+
+
 def _build_mbo(
     cols: dict[str, np.ndarray], symbol: str, iid: int
 ) -> tuple[list[DbnPartition], InstrumentReport]:
@@ -558,9 +590,36 @@ def _build_mbo(
     else:
         seq_in = seq
     book = L3Book(capacity=1 << 16)
-    d = book.apply(ts_e, ts_r, seq_in, l3_action, l3_side, price, size, oid, l3_flags)
-    crossed_rec = book.last_crossed
-    cross_px = book.last_cross_prices
+    # one L3 book over the whole file; each UTC date partition after the first starts with the
+    # book's state as synthetic snapshot rows, so every partition replays from an empty book
+    day_in = _dates(ts_r, ts_e)
+    starts = [0, *(np.flatnonzero(day_in[1:] != day_in[:-1]) + 1).tolist(), len(day_in)]
+    d_parts: list[pl.DataFrame] = []
+    cr_parts: list[np.ndarray] = []
+    px_parts: list[np.ndarray] = []
+    seeded: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(starts):
+        if a > 0 and len(book):
+            d_parts.append(_book_state_rows(book, int(ts_e[a]), int(ts_r[a]), int(seq_in[a])))
+            seeded.append((int(seq_in[a]), int(ts_e[a])))
+        d_parts.append(
+            book.apply(
+                ts_e[a:b],
+                ts_r[a:b],
+                seq_in[a:b],
+                l3_action[a:b],
+                l3_side[a:b],
+                price[a:b],
+                size[a:b],
+                oid[a:b],
+                l3_flags[a:b],
+            )
+        )
+        cr_parts.append(book.last_crossed)
+        px_parts.append(book.last_cross_prices)
+    d = pl.concat(d_parts) if len(d_parts) > 1 else d_parts[0]
+    crossed_rec = np.concatenate(cr_parts) if cr_parts else np.zeros(0, np.uint8)
+    cross_px = np.concatenate(px_parts, axis=1) if px_parts else np.zeros((2, 0), np.int64)
     if len(ins):
         keep = np.ones(len(crossed_rec), bool)
         keep[ins + np.arange(len(ins))] = False
@@ -602,6 +661,18 @@ def _build_mbo(
         )
         if first_trade_seq is not None:
             n_after = int(np.count_nonzero(seq[cr] > first_trade_seq))
+    for sq, te in seeded:
+        qc_parts.append(
+            _qc_frame(
+                np.array([sq]),
+                np.array([te]),
+                "book_deltas",
+                "partition_start",
+                "synthetic_snapshot",
+                "mark",
+                "CLEAR + resting orders (flag 32) carried over from the previous date",
+            )
+        )
     qc = _concat_qc(qc_parts)
     st = book.stats
     bid, ask = book.best_bid(), book.best_ask()
@@ -655,32 +726,37 @@ def _build_mbp(
         for k in range(depth):
             snap_cols[f"{side}_ct_{k:02d}"] = pl.Series(lv_ct[s * depth + k], dtype=pl.UInt32)
     snaps = pl.DataFrame(snap_cols)
-    prev_px = np.full(2 * depth, UNDEF_PRICE, np.int64)
-    prev_sz = np.zeros(2 * depth, np.int64)
     out = np.empty((9, 2 * n + 4 * depth + 16), np.int64)
-    i, m, lost = 0, 0, 0
-    while True:
-        i, m, lost = K.diff_levels(
-            lv_px,
-            lv_sz,
-            depth,
-            i,
-            n,
-            cols["ts_event"],
-            cols["ts_recv"],
-            seq,
-            fl,
-            out,
-            m,
-            lost,
-            prev_px,
-            prev_sz,
-        )
-        if i >= n:
-            break
-        bigger = np.empty((9, 2 * out.shape[1]), np.int64)  # a record may need 4 * depth rows
-        bigger[:, :m] = out[:, :m]
-        out = bigger
+    m, lost = 0, 0
+    # each UTC date partition differences from an empty book, so it replays on its own
+    day = _dates(cols["ts_recv"], cols["ts_event"])
+    starts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist(), n]
+    for a, b in itertools.pairwise(starts):
+        prev_px = np.full(2 * depth, UNDEF_PRICE, np.int64)
+        prev_sz = np.zeros(2 * depth, np.int64)
+        i = a
+        while True:
+            i, m, lost = K.diff_levels(
+                lv_px,
+                lv_sz,
+                depth,
+                i,
+                b,
+                cols["ts_event"],
+                cols["ts_recv"],
+                seq,
+                fl,
+                out,
+                m,
+                lost,
+                prev_px,
+                prev_sz,
+            )
+            if i >= b:
+                break
+            bigger = np.empty((9, 2 * out.shape[1]), np.int64)  # a record may need 4 * depth rows
+            bigger[:, :m] = out[:, :m]
+            out = bigger
     deltas = pl.DataFrame(
         {
             "ts_event": pl.Series(out[0, :m], dtype=pl.Int64),

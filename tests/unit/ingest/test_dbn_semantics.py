@@ -244,7 +244,15 @@ def test_multi_instrument_and_dates_partition(tmp_path: Path) -> None:
     ]
     res = read_dbn(write(tmp_path, "d.dbn", recs))
     keys = sorted((p.instrument, p.date.isoformat(), p.book_deltas.height) for p in res.partitions)
-    assert keys == [("iid7", "2024-01-02", 1), ("iid8", "2024-01-02", 1), ("iid8", "2024-01-03", 1)]
+    # the 2024-01-03 partition starts with the carried-over book (CLEAR + order 1, flag 32)
+    assert keys == [("iid7", "2024-01-02", 1), ("iid8", "2024-01-02", 1), ("iid8", "2024-01-03", 3)]
+    day2 = res.partition("iid8", "2024-01-03")
+    assert rows(day2.book_deltas) == [
+        (2, 0, CLR, UNDEF_PRICE, 0, 32),
+        (2, 1, ADD, 20 * PX, 1, 32 | 128),
+        (2, -1, ADD, 21 * PX, 1, 128),
+    ]
+    assert day2.qc.filter(pl.col("rule") == "partition_start")["reason"].to_list() == ["synthetic_snapshot"]
     only = read_dbn(write(tmp_path, "d2.dbn", recs), instrument="iid8")
     assert {p.instrument for p in only.partitions} == {"iid8"}
     assert set(res.reports) == {7, 8}
