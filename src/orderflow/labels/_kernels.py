@@ -69,7 +69,7 @@ def triple_barrier_kernel(
         s = start[i]
         limit = t0[i] + horizon_ns
         p0 = price[s] if s >= 0 else np.nan
-        if s < 0 or p0 != p0 or p0 <= 0.0 or limit > last_ts:
+        if s < 0 or p0 != p0 or p0 <= 0.0:
             label[i] = -2
             continue
         up = upper_bps[i]
@@ -93,7 +93,10 @@ def triple_barrier_kernel(
                     break
             j += 1
         ret[i] = r
-        if not done:
+        if not done and limit > last_ts:  # no barrier touched before the data ends: unknown
+            label[i] = -2
+            ret[i] = np.nan
+        elif not done:
             t_end[i] = limit
             if sign_at_timeout:
                 label[i] = 1 if r > 0.0 else (-1 if r < 0.0 else 0)

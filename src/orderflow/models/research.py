@@ -7,6 +7,7 @@ and embargoed; labels never cross an (instrument, date) partition; regimes are f
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from orderflow.evaluation.metrics import (
     sharpe_ratio,
     transition_mask,
 )
+from orderflow.evaluation.report import metrics_json
 from orderflow.labels.book import book_arrays
 from orderflow.labels.core import (
     classify,
@@ -368,6 +370,7 @@ def run_research(
         }
     metrics["regimes"] = reg_m
     metrics["partitions"] = part_names
+    metrics = json.loads(metrics_json(metrics))  # JSON-ready and deterministic: NaN -> null, rounded floats
     figures: dict[str, Any] = {}
     if cfg.eval.figures:
         from orderflow.evaluation.plots import research_figures

@@ -55,7 +55,7 @@ def book_regime_inputs(book: BookArrays, halflife_ns: int) -> pl.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         spread_bps = book.spread / mid * 1e4
         log_depth = np.log1p(book.depth(5))
-        log_rv = np.log(np.sqrt(var) * 1e4 + 1e-3)
+        log_rv = np.log(np.sqrt(var) * 1e4 + 0.1)  # floor 0.1 bps/sqrt(s): warm-up zeros stay near
     rate = event_rate_kernel(book.ts, float(halflife_ns))
     hl = float(halflife_ns)
     return pl.DataFrame(

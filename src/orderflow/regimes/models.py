@@ -81,6 +81,11 @@ def _standardize_fit(X: FloatArray) -> tuple[FloatArray, FloatArray]:
     return mu, sd
 
 
+def _z(X: FloatArray, mean: FloatArray, scale: FloatArray) -> FloatArray:
+    """Standardize and clip to +-6 sd (row-wise, so still causal): warm-up outliers cannot own a state."""
+    return np.asarray(np.clip((X - mean) / scale, -6.0, 6.0))
+
+
 class GMMRegimes(_RegimeBase):
     """Gaussian mixture on standardized inputs; each row's regime uses that row only (causal by design)."""
 
@@ -101,7 +106,7 @@ class GMMRegimes(_RegimeBase):
 
         X = self._validate_fit(X)
         self.mean_, self.scale_ = _standardize_fit(X)
-        Z = (X - self.mean_) / self.scale_
+        Z = _z(X, self.mean_, self.scale_)
         if Z.shape[0] > self.max_fit_rows:  # evenly spaced subsample: deterministic, covers the period
             Z = Z[np.linspace(0, Z.shape[0] - 1, self.max_fit_rows).astype(np.int64)]
         k = min(self.n_regimes, Z.shape[0])
@@ -121,7 +126,7 @@ class GMMRegimes(_RegimeBase):
 
     def predict_proba(self, X: Any, lengths: Any = None) -> FloatArray:
         X = self._validate_predict(X)
-        p = self.gmm_.predict_proba((X - self.mean_) / self.scale_)
+        p = self.gmm_.predict_proba(_z(X, self.mean_, self.scale_))
         return np.asarray(p[:, self.order_])
 
 
@@ -151,7 +156,7 @@ class HMMRegimes(_RegimeBase):
 
         X = self._validate_fit(X)
         self.mean_, self.scale_ = _standardize_fit(X)
-        Z = (X - self.mean_) / self.scale_
+        Z = _z(X, self.mean_, self.scale_)
         lens = None if lengths is None else [int(v) for v in lengths]
         if Z.shape[0] > self.max_fit_rows:  # a contiguous stretch keeps the Markov structure
             Z = Z[-self.max_fit_rows :]
@@ -195,7 +200,7 @@ class HMMRegimes(_RegimeBase):
 
     def predict_proba(self, X: Any, lengths: Any = None) -> FloatArray:
         X = self._validate_predict(X)
-        Z = (X - self.mean_) / self.scale_
+        Z = _z(X, self.mean_, self.scale_)
         starts = np.zeros(X.shape[0], dtype=np.bool_)
         if lengths is not None:
             b = np.cumsum(np.asarray(lengths, dtype=np.int64))[:-1]

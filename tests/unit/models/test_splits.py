@@ -1,0 +1,83 @@
+"""Purged, embargoed splits checked DIRECTLY on the split indices with a brute-force overlap count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from orderflow.core.errors import ConfigError
+from orderflow.models.splits import CombinatorialPurgedCV, PurgedWalkForward, purge, windows_overlap
+
+
+def _windows(rng: np.random.Generator, n: int = 400, instruments: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    t0 = np.sort(rng.integers(0, 10_000, n * instruments)).astype(np.int64)
+    t1 = t0 + rng.integers(0, 300, t0.size)
+    return t0, t1
+
+
+def _brute_overlaps(t0: np.ndarray, t1: np.ndarray, train: np.ndarray, test: np.ndarray) -> int:
+    """Every (train, test) pair compared (broadcast, no sorting tricks)."""
+    a0, a1 = t0[train][:, None], t1[train][:, None]
+    b0, b1 = t0[test][None, :], t1[test][None, :]
+    return int(np.sum((a0 <= b1) & (b0 <= a1)))
+
+
+def test_overlap_counter_matches_brute_force(rng: np.random.Generator) -> None:
+    t0, t1 = _windows(rng, 120)
+    idx = rng.permutation(t0.size)
+    tr, te = idx[:70], idx[70:]
+    assert windows_overlap(t0, t1, tr, te) == _brute_overlaps(t0, t1, tr, te) > 0
+
+
+@pytest.mark.parametrize("embargo", [0, 250])
+def test_walk_forward_no_overlap_train_before_test(rng: np.random.Generator, embargo: int) -> None:
+    t0, t1 = _windows(rng, 300, instruments=2)  # two instruments interleaved in time
+    splits = list(PurgedWalkForward(n_splits=4, embargo_ns=embargo).split(t0, t1))
+    assert len(splits) == 4
+    seen = set()
+    for tr, te in splits:
+        assert _brute_overlaps(t0, t1, tr, te) == 0
+        assert t1[tr].max() < t0[te].min()  # strictly before the test block, label windows included
+        assert not seen & set(te.tolist())
+        seen |= set(te.tolist())
+        assert tr.size > 0
+    # the test blocks cover everything except block 0
+    assert len(seen) > 0.75 * t0.size
+
+
+def test_purge_removes_exactly_the_overlapping_and_embargoed_rows() -> None:
+    t0 = np.array([0, 10, 20, 30, 40, 50, 60], dtype=np.int64)
+    t1 = np.array([5, 25, 22, 35, 41, 55, 65], dtype=np.int64)
+    test = np.array([3], dtype=np.int64)  # window [30, 35]
+    train = np.array([0, 1, 2, 4, 5, 6], dtype=np.int64)
+    # row 1 ends at 25 < 30: kept; no overlap except... none; embargo 10 drops row 4 (starts 40 <= 45)
+    assert purge(train, [test], t0, t1, 0).tolist() == [0, 1, 2, 4, 5, 6]
+    assert purge(train, [test], t0, t1, 10).tolist() == [0, 1, 2, 5, 6]
+    t1b = t1.copy()
+    t1b[2] = 31  # now row 2's window [20, 31] overlaps the test window
+    assert purge(train, [test], t0, t1b, 0).tolist() == [0, 1, 4, 5, 6]
+
+
+def test_cpcv_purges_and_embargoes_on_both_sides(rng: np.random.Generator) -> None:
+    t0, t1 = _windows(rng, 240)
+    cv = CombinatorialPurgedCV(n_groups=5, n_test_groups=2, embargo_ns=200)
+    splits = list(cv.split(t0, t1))
+    assert len(splits) == cv.get_n_splits() == 10
+    for tr, te in splits:
+        assert _brute_overlaps(t0, t1, tr, te) == 0
+        # embargo: no training row starts within 200 ns after the end of a contiguous test stretch
+        order = np.sort(te)
+        breaks = np.flatnonzero(np.diff(order) > 1)
+        ends = np.concatenate([order[breaks], order[-1:]])
+        for e in ends:
+            end_t = t1[te][t0[te] <= t0[e]].max()
+            assert not np.any((t0[tr] > end_t) & (t0[tr] <= end_t + 200))
+    # training rows come from both sides of the test blocks in some split
+    assert any(np.any(t0[tr] > t0[te].min()) and np.any(t0[tr] < t0[te].max()) for tr, te in splits)
+
+
+def test_bad_windows_raise() -> None:
+    with pytest.raises(ConfigError, match="t_end_ns < ts_event"):
+        list(PurgedWalkForward(2).split(np.array([5, 6, 7]), np.array([6, 5, 8])))
+    with pytest.raises(ConfigError):
+        list(PurgedWalkForward(10).split(np.arange(3), np.arange(3)))
