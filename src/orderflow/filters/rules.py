@@ -349,18 +349,29 @@ def message_storm(view: EventView, cfg: MessageStormConfig) -> list[RuleMask]:
 
 
 def _dense_keys(side: np.ndarray, price: np.ndarray, tick: int) -> tuple[np.ndarray, int]:
-    """Dense ids per (side, price): arithmetic on the tick grid when compact, else a sort."""
+    """Dense ids per (side, price): arithmetic on the tick grid when compact, else a sort.
+
+    Rows without a price (UNDEF_PRICE, e.g. CLEAR) share one extra id.
+    """
     n = price.shape[0]
     if n == 0:
         return np.zeros(0, np.int64), 0
     valid = price != UNDEF_PRICE
-    p = np.where(valid, price, 0)
-    lo, hi = int(p.min()), int(p.max())
+    if not valid.any():
+        return np.zeros(n, np.int64), 1
+    pv = price[valid]
+    lo, hi = int(pv.min()), int(pv.max())
     sb = (side == 1).astype(np.int64)
-    if tick > 0 and bool(np.all(p % tick == 0)) and (hi - lo) // tick < 8 * n + 1024:
-        return (p - lo) // tick * 2 + sb, ((hi - lo) // tick + 1) * 2
-    _, inv = np.unique(p * 2 + sb if hi < (1 << 61) else p, return_inverse=True)
-    return inv.astype(np.int64).reshape(-1), int(inv.max()) + 1
+    p = np.where(valid, price, lo)
+    if tick > 0 and (hi - lo) // tick < 8 * n + 1024 and bool(np.all((pv - lo) % tick == 0)):
+        n_keys = ((hi - lo) // tick + 1) * 2
+        keys = (p - lo) // tick * 2 + sb
+    else:
+        _, inv = np.unique((p - lo) * 2 + sb, return_inverse=True)
+        keys = inv.astype(np.int64).reshape(-1)
+        n_keys = int(keys.max()) + 1
+    keys[~valid] = n_keys
+    return keys, n_keys + 1
 
 
 def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:

@@ -280,3 +280,22 @@ def test_plugin_rule_by_registry_name(sim_day) -> None:  # type: ignore[no-untyp
     with pytest.raises(ConfigError, match="cannot import"):
         bad = FilterConfig.from_mapping({"plugins": [{"rule": "no.such.module:fn"}]})
         apply_filters(snaps, day.deltas, day.trades, instrument=day.instrument, config=bad)
+
+
+def test_dense_keys_distinct_per_side_and_price() -> None:
+    from orderflow.core.enums import UNDEF_PRICE
+    from orderflow.filters.rules import _dense_keys
+
+    side = np.array([1, -1, 1, 1, -1, 0], np.int8)
+    for price, tick in (
+        (np.array([100, 100, 101, 100, 250_000_000, UNDEF_PRICE], np.int64), 1),  # wide range: sort path
+        (np.array([100, 100, 101, 100, 102, UNDEF_PRICE], np.int64), 1),  # compact: grid path
+        (np.array([100, 100, 101, 100, 102, UNDEF_PRICE], np.int64), 7),  # off-grid: sort path
+    ):
+        keys, n_keys = _dense_keys(side, price, tick)
+        assert keys.max() < n_keys
+        pairs = list(zip(side.tolist(), price.tolist(), strict=True))
+        for i in range(6):
+            for j in range(6):
+                same = pairs[i] == pairs[j] or (price[i] == UNDEF_PRICE and price[j] == UNDEF_PRICE)
+                assert (keys[i] == keys[j]) == same, (price, tick, i, j)
