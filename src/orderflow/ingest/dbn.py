@@ -38,6 +38,12 @@ event ends). Records flagged bad ts_recv (8) or maybe-bad-book (4) are kept and 
 stream), the richest one is used (mbo > mbp-10 > mbp-1/tbbo) and the others are counted as
 ``shadowed``.
 
+Every partition replays on its own from an empty book: for mbo the book carries over between dates
+and a later date's partition starts with it as synthetic rows (a CLEAR, then every resting order as
+an ADD in priority order, flag 32, LAST on the last row; QC rule ``partition_start``); for mbp the
+SET differencing restarts from an empty book at each date. ``seq`` is the record's index in the
+file (shared by the tables of an instrument, increasing).
+
 A truncated file is decoded up to its last whole record; the byte offset (in the decompressed
 stream) is reported in the stats and as a warning, never as a crash.
 """
