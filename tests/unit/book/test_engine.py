@@ -339,3 +339,31 @@ def test_iter_process_splits_output_without_loss() -> None:
     assert all(p.height <= 7 for p in parts) and len(parts) > 10
     assert pl.concat(parts).equals(want)
     assert want.height > 100
+
+
+def test_low_level_apply_and_best_twins_match_the_engine() -> None:
+    d = _rows_events(1200, seed=8)
+    cols = {c: d[c].to_numpy() for c in ("side", "action", "price", "size")}
+    states = []
+    for apply, best in ((K.apply_deltas, K.best_bid_ask), (K.apply_deltas.py_func, K.best_bid_ask.py_func)):
+        keys, sizes, nlev = K.new_state(2)
+        stats = K.new_stats()
+        start = 0
+        while True:  # grow on demand, as L2Book does
+            start, status = apply(
+                cols["side"], cols["action"], cols["price"], cols["size"], keys, sizes, nlev, stats, start
+            )
+            if status == K.OK:
+                break
+            keys, sizes = K.grow_state(keys, sizes)
+        states.append((tuple(int(x) for x in best(keys, sizes, nlev)), stats.copy(), nlev.copy()))
+    assert states[0][0] == states[1][0]
+    np.testing.assert_array_equal(states[0][1], states[1][1])
+    book = L2Book(depth=1)
+    book.process(d)
+    assert states[0][0] == book.best()
+    st = book.stats
+    assert (st.rows, st.negative_clamps, st.missing_level_reductions) == tuple(
+        int(states[0][1][i]) for i in (K.ST_ROWS, K.ST_NEG_CLAMPS, K.ST_MISSING)
+    )
+    assert st.negative_clamps > 0 and st.missing_level_reductions > 0
