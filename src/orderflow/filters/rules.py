@@ -567,9 +567,11 @@ def session(view: EventView, cfg: SessionConfig) -> list[RuleMask]:
     if n and cfg.open_time is not None and cfg.close_time is not None:
         tz = view.instrument.timezone
         ts = view.ts
-        # each event against its own local date (partitions are one local date; stay exact anyway)
-        t_open = _local_ns(int(ts[0]), tz, cfg.open_time)
-        t_close = _local_ns(int(ts[0]), tz, cfg.close_time)
+        # a partition is one local trading date: take it from the median event (robust to a stray
+        # event stamped just before local midnight)
+        ref = int(np.median(ts))
+        t_open = _local_ns(ref, tz, cfg.open_time)
+        t_close = _local_ns(ref, tz, cfg.close_time)
         first = round(cfg.first_minutes * 60 * NS_PER_S)
         last = round(cfg.last_minutes * 60 * NS_PER_S)
         reason[(ts >= t_close - last) & (ts < t_close)] = 5
