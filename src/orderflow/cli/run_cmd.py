@@ -27,7 +27,15 @@ def _short(v: Any) -> str:
 def headline_table(metrics: dict[str, Any]) -> Table:
     """The per-regime headline table printed at the end of a run and by ``make demo``."""
     t = Table(title="Headline metrics (out of sample)", title_justify="left")
-    for col in ("scope", "macro F1", "best baseline F1", "90% coverage", "decisions", "EV/trade (bps)", "backtest PnL"):
+    for col in (
+        "scope",
+        "macro F1",
+        "best baseline F1",
+        "90% coverage",
+        "decisions",
+        "EV/trade (bps)",
+        "backtest PnL",
+    ):
         t.add_column(col, justify="right" if col != "scope" else "left")
     cls = metrics.get("classification", {})
     q = metrics.get("quantile", {})
@@ -48,21 +56,44 @@ def headline_table(metrics: dict[str, Any]) -> Table:
             return "–"
         return f"{100 * v:.1f}%" if pct else f"{v:.4g}"
 
-    t.add_row("all", f(cls.get("macro_f1")), f(best_base(None)), f(q.get("coverage_90"), True),
-              f(dec.get("trades")), f(dec.get("ev_mean_bps", dec.get("ev_mean"))), f(bt.get("total", {}).get("pnl")))
+    t.add_row(
+        "all",
+        f(cls.get("macro_f1")),
+        f(best_base(None)),
+        f(q.get("coverage_90"), True),
+        f(dec.get("trades")),
+        f(dec.get("ev_mean_bps", dec.get("ev_mean"))),
+        f(bt.get("total", {}).get("pnl")),
+    )
     for regime in sorted(cls.get("by_regime", {})):
         r = str(regime)
-        t.add_row(f"regime {r}", f(cls["by_regime"][r].get("macro_f1")), f(best_base(r)),
-                  f(q.get("by_regime", {}).get(r, {}).get("coverage_90"), True),
-                  f(dec.get("by_regime", {}).get(r, {}).get("trades")),
-                  f(dec.get("by_regime", {}).get(r, {}).get("ev_mean_bps", dec.get("by_regime", {}).get(r, {}).get("ev_mean"))),
-                  f(bt.get("by_regime", {}).get(r, {}).get("pnl")))
+        t.add_row(
+            f"regime {r}",
+            f(cls["by_regime"][r].get("macro_f1")),
+            f(best_base(r)),
+            f(q.get("by_regime", {}).get(r, {}).get("coverage_90"), True),
+            f(dec.get("by_regime", {}).get(r, {}).get("trades")),
+            f(
+                dec.get("by_regime", {})
+                .get(r, {})
+                .get("ev_mean_bps", dec.get("by_regime", {}).get(r, {}).get("ev_mean"))
+            ),
+            f(bt.get("by_regime", {}).get(r, {}).get("pnl")),
+        )
     return t
 
 
-def execute_run(config: Path | None, *, out: Path | None = None, executor: str | None = None,
-                workers: int | None = None, scheduler: str | None = None, quiet: bool = False,
-                as_json: bool = False, overrides: dict[str, Any] | None = None) -> Any:
+def execute_run(
+    config: Path | None,
+    *,
+    out: Path | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    quiet: bool = False,
+    as_json: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> Any:
     """Load a config, run the pipeline with progress bars, print the summary; returns the RunResult."""
     from orderflow.cli._common import progress
     from orderflow.pipeline.config import load_config
@@ -86,12 +117,27 @@ def execute_run(config: Path | None, *, out: Path | None = None, executor: str |
 
         if not quiet:
             console.print(f"[bold]orderflow run[/] {config or '(defaults)'} -> {out or cfg.run.out}/")
-        res = Pipeline(cfg, out=out, executor=executor, workers=workers, scheduler=scheduler,
-                       on_stage=on_stage, on_progress=on_progress).run()
+        res = Pipeline(
+            cfg,
+            out=out,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            on_stage=on_stage,
+            on_progress=on_progress,
+        ).run()
     if as_json:
-        print_json({"run_id": res.run_id, "run_dir": str(res.run_dir), "report": str(res.report_path),
-                    "metrics": str(res.metrics_path),
-                    "stages": [{"stage": r.stage, "cached": r.cached, "seconds": round(r.seconds, 3)} for r in res.stages]})
+        print_json(
+            {
+                "run_id": res.run_id,
+                "run_dir": str(res.run_dir),
+                "report": str(res.report_path),
+                "metrics": str(res.metrics_path),
+                "stages": [
+                    {"stage": r.stage, "cached": r.cached, "seconds": round(r.seconds, 3)} for r in res.stages
+                ],
+            }
+        )
     elif not quiet:
         console.print(headline_table(res.metrics))
         console.print(f"report:  {res.report_path}\nmetrics: {res.metrics_path}", highlight=False)
@@ -101,13 +147,21 @@ def execute_run(config: Path | None, *, out: Path | None = None, executor: str |
 def register(app: typer.Typer, groups: Groups) -> None:
     @app.command("run")
     def run(
-        config: Path = typer.Argument(..., exists=False, help="Pipeline config (TOML), e.g. configs/demo.toml."),
+        config: Path = typer.Argument(
+            ..., exists=False, help="Pipeline config (TOML), e.g. configs/demo.toml."
+        ),
         out: Path | None = typer.Option(None, "--out", help="Output root (replaces runs/)."),
-        executor: str | None = typer.Option(None, "--executor", help="local (process pool, default), dask or serial."),
+        executor: str | None = typer.Option(
+            None, "--executor", help="local (process pool, default), dask or serial."
+        ),
         workers: int | None = typer.Option(None, "--workers", help="Worker processes."),
-        scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler tcp://HOST:PORT (default: a LocalCluster)."),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="Dask scheduler tcp://HOST:PORT (default: a LocalCluster)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or tables."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object (run id, paths, stage timings)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print one JSON object (run id, paths, stage timings)."
+        ),
     ) -> None:
         """Run the whole pipeline: ingest -> book -> filters -> features -> research -> backtest -> report.
 
@@ -115,8 +169,15 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
         Example: orderflow run configs/demo.toml --executor dask
         """
-        execute_run(config, out=out, executor=executor, workers=workers, scheduler=scheduler, quiet=quiet,
-                    as_json=as_json)
+        execute_run(
+            config,
+            out=out,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            quiet=quiet,
+            as_json=as_json,
+        )
 
     @groups.config.command("validate")
     def validate_cmd(config: Path = typer.Argument(..., help="Pipeline config (TOML).")) -> None:
@@ -130,7 +191,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         console.print(f"[green]ok[/] {config}")
 
     @groups.config.command("show")
-    def show_cmd(config: Path | None = typer.Argument(None, help="Pipeline config (TOML); none: the defaults.")) -> None:
+    def show_cmd(
+        config: Path | None = typer.Argument(None, help="Pipeline config (TOML); none: the defaults."),
+    ) -> None:
         """Print the resolved config with every default filled in (TOML).
 
         Example: orderflow config show configs/demo.toml
@@ -143,7 +206,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
         typer.echo(tomli_w.dumps(_strip_none(json.loads(cfg.model_dump_json()))))
 
     @groups.config.command("schema")
-    def schema_cmd(out: Path | None = typer.Option(None, "--out", help="Write the JSON schema here instead of stdout.")) -> None:
+    def schema_cmd(
+        out: Path | None = typer.Option(None, "--out", help="Write the JSON schema here instead of stdout."),
+    ) -> None:
         """JSON schema of the pipeline config, for editors (e.g. VS Code 'Even Better TOML').
 
         Example: orderflow config schema --out orderflow.schema.json

@@ -94,13 +94,13 @@ def plan_partitions(cfg: PipelineConfig) -> list[Partition]:
             ticker, date, _levels = parse_lobster_filename(e.message)
             parts.append(Partition(e.ticker or ticker, e.date or date.isoformat(), (e.message, e.orderbook)))
     elif data.source == "dbn":
-        from orderflow.ingest.dbn import dbn_partitions
+        from orderflow.ingest.dbn import read_dbn
 
         for f in data.dbn:
             if not Path(f).exists():
                 raise ConfigError(f"data.dbn: file not found: {f}")
-            for inst, d in dbn_partitions(f):
-                parts.append(Partition(inst, d, (f,)))
+            for dp in read_dbn(f).partitions:
+                parts.append(Partition(dp.instrument, dp.date.isoformat(), (f,)))
     else:
         assert data.dataset is not None
         ds = Dataset(data.dataset)
@@ -184,9 +184,15 @@ def task_ingest(stage_dir: str, cfg_json: str, part: Partition) -> dict[str, Any
         inst = lday.instrument
         summary = {"events": lday.snapshots.height, "trades": lday.trades.height, "levels": lday.levels}
     elif cfg.data.source == "dbn":
-        from orderflow.ingest.dbn import ingest_dbn_partition
+        from orderflow.ingest.dbn import read_dbn
 
-        inst, summary = ingest_dbn_partition(part.source[0], part.instrument, part.date, ds)
+        res = read_dbn(part.source[0], instrument=part.instrument)
+        dp = res.partition(part.instrument, part.date)
+        ds.write("book_deltas", dp.book_deltas, part.instrument, part.date)
+        ds.write("trades", dp.trades, part.instrument, part.date)
+        ds.write("qc", dp.qc, part.instrument, part.date)
+        inst = res.instruments[part.instrument]
+        summary = {"events": int(dp.book_deltas["seq"].n_unique()), "trades": dp.trades.height, "source": dp.source}
     else:
         src = Dataset(part.source[0])
         for table in ("book_deltas", "trades", "status", "qc", "sim_regimes", "sim_artifacts"):
