@@ -202,6 +202,7 @@ from orderflow.backtest._layout import (
     S_RING_H,
     S_RING_T,
     S_SCRIPT_PTR,
+    S_SEEN_VER,
     S_STG_TAGGR,
     S_STG_TPX,
     S_STG_TSZ,
@@ -1150,6 +1151,7 @@ def _req_min(si, req):
 def _local_response(si, oi, free, resp):
     k = si[S_RESP_H] & (resp.shape[0] - 1)
     si[S_RESP_H] += 1
+    si[S_SEEN_VER] += 1
     slot = resp[k, RS_SLOT]
     if oi[slot, O_INUSE] != 1 or oi[slot, O_OID] != resp[k, RS_OID]:
         return
@@ -1221,6 +1223,7 @@ def _local_reject(si, out_o, oid, t, side, typ, tif, price, size):
 
 @kjit
 def _apply_actions(si, ci, cf, oi, of, free, req, act, n, t, rate, out_o):
+    si[S_SEEN_VER] += 1
     for a in range(n):
         kind = act[a, AC_KIND]
         if kind == A_SUBMIT:
@@ -1342,6 +1345,29 @@ def _call_strategy(
         for a in range(n):
             for c in range(N_AC):
                 act[a, c] = 0
+
+
+@kjit(inline="always")
+def _pop_view(si, ring, upto, one):
+    """The strategy sees the feed entries with local time <= ``upto`` (only the next one if ``one``)."""
+    mask = ring.shape[0] - 1
+    while si[S_RING_T] > si[S_RING_H]:
+        k = si[S_RING_H] & mask
+        if ring[k, FR_T] > upto:
+            break
+        si[S_RING_H] += 1
+        si[V_BID_PX] = ring[k, FR_BID_PX]
+        si[V_BID_SZ] = ring[k, FR_BID_SZ]
+        si[V_ASK_PX] = ring[k, FR_ASK_PX]
+        si[V_ASK_SZ] = ring[k, FR_ASK_SZ]
+        if ring[k, FR_TRADE_SZ] > 0:
+            si[V_TRADE_PX] = ring[k, FR_TRADE_PX]
+            si[V_TRADE_SZ] = ring[k, FR_TRADE_SZ]
+            si[V_TRADE_AGGR] = ring[k, FR_TRADE_AGGR]
+        si[V_SEQ] = ring[k, FR_SEQ]
+        si[V_EXCH_T] = ring[k, FR_EXCH_T]
+        if one:
+            break
 
 
 @kjit
@@ -1469,7 +1495,9 @@ def run_chunk(
         t_ex = ev_ts[i] if i < n else INF
         t_rq = si[S_REQ_MIN] if si[S_NREQ] > 0 else INF
         t_rs = resp[si[S_RESP_H] & (resp_cap - 1), RS_T] if si[S_RESP_T] > si[S_RESP_H] else INF
-        t_lo = ring[si[S_RING_H] & ring_mask, FR_T] if si[S_RING_T] > si[S_RING_H] else INF
+        # with a timer only, the view is brought up to date lazily (at each event and wake), not as a
+        # happening of its own: nothing but the strategy reads it
+        t_lo = ring[si[S_RING_H] & ring_mask, FR_T] if every and si[S_RING_T] > si[S_RING_H] else INF
         t_tm = si[S_NEXT_WAKE] if wake_ns > 0 and si[S_LAST_LOCAL] > 0 else INF
         t_sc = INF
         if is_script and si[S_SCRIPT_PTR] < script.shape[0]:
@@ -1536,6 +1564,8 @@ def run_chunk(
             _update_mid(si, ci)
             si[S_LAST_TS] = ts
             si[S_NEVENTS] += 1
+            if not every and si[S_RING_T] > si[S_RING_H]:
+                _pop_view(si, ring, ts, False)
             if ev_last[i] == 1:
                 k = si[S_RING_T] & ring_mask
                 lt = ev_local[i]
@@ -1592,18 +1622,7 @@ def run_chunk(
         elif t_rs <= t_lo and t_rs <= t_wk:
             _local_response(si, oi, free, resp)
         elif t_lo <= t_wk:
-            k = si[S_RING_H] & ring_mask
-            si[S_RING_H] += 1
-            si[V_BID_PX] = ring[k, FR_BID_PX]
-            si[V_BID_SZ] = ring[k, FR_BID_SZ]
-            si[V_ASK_PX] = ring[k, FR_ASK_PX]
-            si[V_ASK_SZ] = ring[k, FR_ASK_SZ]
-            if ring[k, FR_TRADE_SZ] > 0:
-                si[V_TRADE_PX] = ring[k, FR_TRADE_PX]
-                si[V_TRADE_SZ] = ring[k, FR_TRADE_SZ]
-                si[V_TRADE_AGGR] = ring[k, FR_TRADE_AGGR]
-            si[V_SEQ] = ring[k, FR_SEQ]
-            si[V_EXCH_T] = ring[k, FR_EXCH_T]
+            _pop_view(si, ring, t_lo, True)
             if every:
                 _call_strategy(
                     si,
@@ -1629,6 +1648,8 @@ def run_chunk(
             if t_wk == t_tm:
                 si[S_NEXT_WAKE] = t_tm + wake_ns
             si[S_NWAKES] += 1
+            if not every:
+                _pop_view(si, ring, t_wk, False)
             _call_strategy(
                 si,
                 sf,

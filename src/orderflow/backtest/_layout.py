@@ -188,6 +188,7 @@ S_RB_BID_MIN = 85
 S_RB_ASK_MIN = 86
 S_RB_ASK_MAX = 87
 S_HWM = 88  # order slots in use are all below this index
+S_SEEN_VER = 89  # bumped whenever the strategy's own view of its orders changes (memoisation key)
 BIG = 2**62
 N_SI = 96
 

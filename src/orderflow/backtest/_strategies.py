@@ -61,6 +61,7 @@ from orderflow.backtest._layout import (
     S_HWM,
     S_POS_SEEN,
     S_SCRIPT_PTR,
+    S_SEEN_VER,
     TIF_IOC,
     TIF_POST,
     V_ASK_PX,
@@ -173,6 +174,22 @@ def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     asz = si[V_ASK_SZ]
     if bpx == NO_PRICE or apx == NO_PRICE or bsz <= 0 or asz <= 0 or bpx >= apx:
         return 0
+    # same inputs as last time (touch, position, own orders): same decision, nothing to do
+    if (
+        sstate[0] == bpx
+        and sstate[1] == bsz
+        and sstate[2] == apx
+        and sstate[3] == asz
+        and sstate[4] == si[S_POS_SEEN]
+        and sstate[5] == si[S_SEEN_VER]
+    ):
+        return 0
+    sstate[0] = bpx
+    sstate[1] = bsz
+    sstate[2] = apx
+    sstate[3] = asz
+    sstate[4] = si[S_POS_SEEN]
+    sstate[5] = si[S_SEEN_VER]
     tick = ci[C_TICK]
     osz = int(params[MM_ORDER_SIZE])
     max_pos = int(params[MM_MAX_POS])
