@@ -60,10 +60,14 @@ def register(app: typer.Typer, groups: Groups) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     ) -> None:
-        from orderflow.ingest.dbn import ingest_dbn
+        import warnings
+
+        from orderflow.ingest.dbn import DbnTruncationWarning, ingest_dbn
 
         t0 = time.perf_counter()
-        res = ingest_dbn(file, out, instrument=instrument, definitions=definitions)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DbnTruncationWarning)  # printed below / in the JSON instead
+            res = ingest_dbn(file, out, instrument=instrument, definitions=definitions)
         elapsed = time.perf_counter() - t0
         summary: dict[str, Any] = {
             "file": str(file),
