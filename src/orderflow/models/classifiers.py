@@ -26,10 +26,11 @@ class MajorityClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.poor_score = True  # a baseline by design
+        tags.input_tags.allow_nan = True  # NaN features (warm-up) are fine: a NaN signal means "flat"
         return tags
 
     def fit(self, X: Any, y: Any) -> MajorityClassifier:
-        X, y = validate_data(self, X, y)
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         self.classes_, counts = np.unique(y, return_counts=True)
         self.majority_ = int(np.argmax(counts))
@@ -38,12 +39,12 @@ class MajorityClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> FloatArray:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         return np.tile(self.prior_, (X.shape[0], 1))
 
     def predict(self, X: Any) -> NDArray[Any]:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         return np.full(X.shape[0], self.classes_[self.majority_])
 
 
@@ -61,10 +62,11 @@ class SignClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.poor_score = True  # a baseline by design
+        tags.input_tags.allow_nan = True  # NaN features (warm-up) are fine: a NaN signal means "flat"
         return tags
 
     def fit(self, X: Any, y: Any) -> SignClassifier:
-        X, y = validate_data(self, X, y)
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         if not 0 <= int(self.column) < X.shape[1]:
             raise ValueError(f"column {self.column} out of range for {X.shape[1]} features")
@@ -77,7 +79,7 @@ class SignClassifier(ClassifierMixin, BaseEstimator):
 
     def _index(self, X: Any) -> NDArray[np.int64]:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         x = np.asarray(X[:, int(self.column)], dtype=np.float64)
         idx = np.full(x.shape[0], self.flat_index_, dtype=np.int64)
         idx[x > self.threshold] = len(self.classes_) - 1

@@ -19,13 +19,17 @@ class _Frozen(BaseModel):
 class ModelConfig(_Frozen):
     """Estimators fitted inside each training fold.
 
-    ``features`` empty means every numeric FEATURES column except ``ts_event``/``seq``. The decision rule
+    ``features`` empty means every numeric FEATURES column except ``ts_event``/``seq`` and ``exclude``. The decision rule
     goes long when the ``decision_quantile`` of the long executable return clears ``decision_threshold_bps``
     and short when the same quantile of the short executable return does (equivalently: the upper
     ``1 - decision_quantile`` quantile of the short side's signed price move is below ``-threshold``).
     """
 
     features: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = Field(
+        ("mid", "wmid", "microprice"),
+        description="columns never used as features (price levels are not stationary)",
+    )
     ofi_column: str = "ofi_l1"
     microprice_column: str = "microprice_minus_mid"
     regime_features: bool = Field(True, description="add the filtered regime probabilities as features")

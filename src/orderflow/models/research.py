@@ -78,13 +78,19 @@ def decide(q_long_lo: Arr, q_short_lo: Arr, threshold_bps: float) -> NDArray[np.
     return out
 
 
-def _feature_columns(features: pl.DataFrame, wanted: tuple[str, ...]) -> list[str]:
+def _feature_columns(
+    features: pl.DataFrame, wanted: tuple[str, ...], exclude: tuple[str, ...] = ()
+) -> list[str]:
     if wanted:
         missing = [c for c in wanted if c not in features.columns]
         if missing:
             raise ConfigError(f"research.model.features: {missing} not in features")
         return list(wanted)
-    return [c for c, t in features.schema.items() if c not in _NON_FEATURES and t.is_numeric()]
+    return [
+        c
+        for c, t in features.schema.items()
+        if c not in _NON_FEATURES and c not in exclude and t.is_numeric()
+    ]
 
 
 def _runs(ids: Arr) -> list[int]:
@@ -145,7 +151,7 @@ def run_research(
     labels = compute_labels(book, base, cfg.labels, execution, trades)
     target = parse_horizon(cfg.labels.target).tag
     y_col = f"y_midret_{target}"
-    fcols = _feature_columns(feats, cfg.model.features)
+    fcols = _feature_columns(feats, cfg.model.features, cfg.model.exclude)
 
     # per-partition regime inputs and half-spreads (all causal); partition id per row
     reg_cols = tuple(cfg.regimes.inputs) or None
@@ -179,6 +185,7 @@ def run_research(
     lengths_all = _runs(part_id)
 
     X = feats.select(fcols).cast(pl.Float64).to_numpy()
+    X[~np.isfinite(X)] = np.nan  # +-inf (e.g. a ratio over an empty side) is "missing" for every model
     ymid = labels[y_col].to_numpy()
     t0 = labels["ts_event"].to_numpy().astype(np.int64)
     t1 = labels["t_end_ns"].to_numpy().astype(np.int64)
@@ -298,12 +305,13 @@ def run_research(
             if n_cal:
                 proper = proper[t1[proper] < t0[cal].min()]
             for side, yv in (("long", ylong), ("short", yshort)):
-                qm = _quantile_model(cfg).fit(Xf[proper], yv[proper])
-                q_te = qm.predict_quantiles(Xf[te])
+                Xq = Xf if m_cfg.quantile_model == "lgbm" else np.nan_to_num(Xf)
+                qm = _quantile_model(cfg).fit(Xq[proper], yv[proper])
+                q_te = qm.predict_quantiles(Xq[te])
                 if n_cal:
                     groups_cal = regime[cal] if m_cfg.conformal_by_regime else None
                     calib = ConformalQuantileCalibrator(levels=tuple(levels)).fit(
-                        qm.predict_quantiles(Xf[cal]), yv[cal], groups_cal
+                        qm.predict_quantiles(Xq[cal]), yv[cal], groups_cal
                     )
                     q_te = calib.transform(q_te, regime[te] if m_cfg.conformal_by_regime else None)
                 for j, lv in enumerate(levels):
