@@ -48,7 +48,8 @@ S_LOT = 14  # size multiple (size units per lot)
 S_MAX_EVENTS = 15  # events per day (cap)
 S_RECV_LAT = 16  # ts_recv - ts_event, ns
 S_SNAP_BEST = 17  # best price (ticks) of the withheld side when the stale spell began
-S_LEN = 18
+S_STALE_OTHER = 18  # messages published on the other side since the stale spell began
+S_LEN = 19
 
 # -- regime parameters (P[r, :]) ----------------------------------------------------------------------------------
 P_RATE = 0  # genuine events per second in this regime
@@ -79,7 +80,9 @@ A_STALE_NS = 5  # mean stale spell, ns (exponential)
 A_GLITCH_NS = 6  # glitch lifetime, ns (at most half the gap to the next genuine event)
 A_BURST_PAIRS = 7  # add/cancel flicker pairs per burst
 A_BURST_NS = 8  # spacing of burst messages, ns
-A_LEN = 9
+A_STALE_MIN_NS = 9  # minimum stale spell, ns (added to the exponential part)
+A_STALE_MIN_OTHER = 10  # a stale spell also lasts until the other side published this many messages
+A_LEN = 11
 
 # -- artifact kinds (labels) and tables --------------------------------------------------------------------------
 K_STALE = 0
@@ -283,10 +286,17 @@ def sim_kernel(
             st[S_DONE] = 1
         # -- a stale-quote spell ends: catch-up message before anything else ----------------------------------
         stale = st[S_STALE_SIDE]
-        if stale != 0 and (finished or t_new >= st[S_STALE_UNTIL]):
-            ts_c = st[S_STALE_UNTIL] if st[S_STALE_UNTIL] < t_new else t_new
-            if ts_c < t_prev:
-                ts_c = t_prev
+        if stale != 0 and (
+            finished or (t_new >= st[S_STALE_UNTIL] and st[S_STALE_OTHER] >= A[A_STALE_MIN_OTHER])
+        ):
+            # strictly after the last genuine message (unless the day is over), never after this one
+            ts_c = t_prev
+            if not finished:
+                ts_c = st[S_STALE_UNTIL]
+                if ts_c <= t_prev:
+                    ts_c = t_prev + 1
+                if ts_c > t_new:
+                    ts_c = t_new
             t_floor = ts_c
             nd, nx = _catch_up(
                 st,
@@ -329,7 +339,10 @@ def sim_kernel(
                 side = 1 if ub[pb] < 0.5 else -1
                 pb += 1
                 st[S_STALE_SIDE] = side
-                st[S_STALE_UNTIL] = t + 1 + int(-math.log(_u(ub, pb)) * A[A_STALE_NS])
+                st[S_STALE_OTHER] = 0
+                st[S_STALE_UNTIL] = (
+                    t + 1 + int(A[A_STALE_MIN_NS]) + int(-math.log(_u(ub, pb)) * A[A_STALE_NS])
+                )
                 pb += 1
                 if side == 1:
                     st[S_SNAP_BEST] = st[S_BID]
@@ -654,6 +667,8 @@ def sim_kernel(
             )
         if nd > d0:
             o_flag[nd - 1] = LAST
+            if stale != 0:
+                st[S_STALE_OTHER] += 1
         t0 = nt
         for i in range(ntb):
             t_ts[nt] = t

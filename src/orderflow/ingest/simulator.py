@@ -41,8 +41,10 @@ exactly; the book never locks or crosses.
 
 Injected artifacts (each row labelled in SIM_ARTIFACTS, one label row per (seq, table))
 ----------------------------------------------------------------------------------------
-* ``stale_quote``: one side's updates are withheld for an exponential spell (mean ``stale_mean_ms``),
-  ended early if the other side would otherwise lock/cross the stale quote; then one catch-up message
+* ``stale_quote``: one side's updates are withheld for ``stale_min_ms`` plus an exponential spell
+  (mean ``stale_mean_ms``) and at least until the other side published ``stale_min_other`` messages;
+  the spell ends early if the other side would otherwise lock/cross the stale quote (then it may be
+  short); then one catch-up message
   brings the side back in line. The catch-up message is the labelled artifact (withheld rows simply
   never appear; trades keep printing).
 * ``crossed`` / ``locked``: a glitch message sets a level on one side at a price that crosses
@@ -168,7 +170,13 @@ class ArtifactConfig(BaseModel):
     locked: float = Field(5e-5, ge=0, le=1)
     burst: float = Field(5e-5, ge=0, le=1)
     duplicate: float = Field(2e-4, ge=0, le=1)
-    stale_mean_ms: float = Field(5000.0, gt=0, description="mean stale spell, ms")
+    stale_min_ms: float = Field(1000.0, ge=0, description="minimum stale spell, ms")
+    stale_mean_ms: float = Field(
+        5000.0, gt=0, description="mean stale spell beyond the minimum, ms (exponential)"
+    )
+    stale_min_other: int = Field(
+        20, ge=0, description="a stale spell also lasts until the other side published this many messages"
+    )
     glitch_us: float = Field(200.0, ge=0, description="lifetime of a crossed/locked glitch, us")
     burst_pairs: int = Field(10, ge=1, le=1000, description="add/cancel flicker pairs per burst")
     burst_spacing_ns: int = Field(500, ge=0, description="time between burst messages, ns")
@@ -192,6 +200,8 @@ class ArtifactConfig(BaseModel):
         a[K.A_BURST] = self.burst
         a[K.A_DUP] = self.duplicate
         a[K.A_STALE_NS] = self.stale_mean_ms * 1e6
+        a[K.A_STALE_MIN_NS] = self.stale_min_ms * 1e6
+        a[K.A_STALE_MIN_OTHER] = self.stale_min_other
         a[K.A_GLITCH_NS] = self.glitch_us * 1e3
         a[K.A_BURST_PAIRS] = self.burst_pairs
         a[K.A_BURST_NS] = self.burst_spacing_ns
