@@ -519,32 +519,50 @@ def ranges_index(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 @jit
-def _set_level(px: np.ndarray, sz: np.ndarray, n: int, p: int, q: int) -> int:
-    """Set level ``p`` to ``q`` in the ascending arrays ``px[:n]``/``sz[:n]``; returns the new n."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if px[mid] < p:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < n and px[lo] == p:
-        if q == 0:
-            for j in range(lo, n - 1):
-                px[j] = px[j + 1]
-                sz[j] = sz[j + 1]
-            return n - 1
-        sz[lo] = q
-        return n
-    if q == 0:
-        return n
-    for j in range(n, lo, -1):
-        px[j] = px[j - 1]
-        sz[j] = sz[j - 1]
-    px[lo] = p
-    sz[lo] = q
+def _slot(keys: np.ndarray, used: np.ndarray, p: int) -> int:
+    """Open-addressing slot of price ``p`` (linear probing; keys are never removed)."""
+    mask = keys.shape[0] - 1
+    h = p ^ (p >> 16) ^ (p >> 32)
+    i = (h * 40503) & mask
+    while used[i] and keys[i] != p:
+        i = (i + 1) & mask
+    return i
+
+
+@jit
+def _heap_push(heap: np.ndarray, n: int, v: int) -> int:
+    i = n
+    heap[i] = v
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap[parent] >= heap[i]:
+            break
+        tmp = heap[parent]
+        heap[parent] = heap[i]
+        heap[i] = tmp
+        i = parent
     return n + 1
+
+
+@jit
+def _heap_pop(heap: np.ndarray, n: int) -> int:
+    n -= 1
+    heap[0] = heap[n]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        c = left
+        if left + 1 < n and heap[left + 1] > heap[left]:
+            c = left + 1
+        if heap[i] >= heap[c]:
+            break
+        tmp = heap[c]
+        heap[c] = heap[i]
+        heap[i] = tmp
+        i = c
+    return n
 
 
 @jit
@@ -560,40 +578,50 @@ def book_bbo_kernel(
 
     Events are applied in array order; event ``e`` covers level rows ``ev_start[e]:ev_end[e]`` and first
     empties the book when ``ev_reset[e]``. Rows: ``side`` +1 bid / -1 ask, ``price`` 1e-9 units, ``size``
-    the new level size (0 deletes). Bids are kept ascending and asks as ascending negated prices, so the
-    best level of each side sits at the end of its array and updates near the touch shift little.
+    the new level size (0 deletes). Each side is a hash table price -> size plus a max-heap of prices
+    (asks negated) with lazy deletion: O(log n) per update whatever the depth of the level.
     Returns int64 ``(n_events, 4)``: bid_px, bid_sz, ask_px, ask_sz; an empty side is (-1, 0).
     """
     n_ev = ev_start.shape[0]
-    cap = price.shape[0] + 1
-    bpx = np.empty(cap, dtype=np.int64)
-    bsz = np.empty(cap, dtype=np.int64)
-    apx = np.empty(cap, dtype=np.int64)
-    asz = np.empty(cap, dtype=np.int64)
-    nb = 0
-    na = 0
+    cap = 16
+    while cap < 2 * (price.shape[0] + 1):
+        cap *= 2
+    keys = np.zeros((2, cap), dtype=np.int64)
+    vals = np.zeros((2, cap), dtype=np.int64)
+    used = np.zeros((2, cap), dtype=np.bool_)
+    heap = np.zeros((2, price.shape[0] + 1), dtype=np.int64)
+    nh = np.zeros(2, dtype=np.int64)
     out = np.empty((n_ev, 4), dtype=np.int64)
     for e in range(n_ev):
         if ev_reset[e]:
-            nb = 0
-            na = 0
+            used[:, :] = False
+            nh[:] = 0
         for r in range(ev_start[e], ev_end[e]):
-            if side[r] > 0:
-                nb = _set_level(bpx, bsz, nb, price[r], size[r])
+            sd = 0 if side[r] > 0 else 1
+            p = price[r]
+            q = size[r]
+            i = _slot(keys[sd], used[sd], p)
+            old = vals[sd, i] if used[sd, i] else 0
+            if not used[sd, i]:
+                used[sd, i] = True
+                keys[sd, i] = p
+            vals[sd, i] = q
+            if q > 0 and old == 0:
+                nh[sd] = _heap_push(heap[sd], nh[sd], p if sd == 0 else -p)
+        for sd in range(2):
+            while nh[sd] > 0:
+                top = heap[sd, 0] if sd == 0 else -heap[sd, 0]
+                i = _slot(keys[sd], used[sd], top)
+                if used[sd, i] and vals[sd, i] > 0:
+                    break
+                nh[sd] = _heap_pop(heap[sd], nh[sd])
+            if nh[sd] > 0:
+                top = heap[sd, 0] if sd == 0 else -heap[sd, 0]
+                out[e, 2 * sd] = top
+                out[e, 2 * sd + 1] = vals[sd, _slot(keys[sd], used[sd], top)]
             else:
-                na = _set_level(apx, asz, na, -price[r], size[r])
-        if nb > 0:
-            out[e, 0] = bpx[nb - 1]
-            out[e, 1] = bsz[nb - 1]
-        else:
-            out[e, 0] = -1
-            out[e, 1] = 0
-        if na > 0:
-            out[e, 2] = -apx[na - 1]
-            out[e, 3] = asz[na - 1]
-        else:
-            out[e, 2] = -1
-            out[e, 3] = 0
+                out[e, 2 * sd] = -1
+                out[e, 2 * sd + 1] = 0
     return out
 
 

@@ -1261,60 +1261,51 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
     dp_U = dp_U.tolist()
     dp_u = dp_u.tolist()
     dp_pu = [int(v) if h else None for v, h in zip(dp_pu_v.tolist(), dp_has_pu.tolist(), strict=True)]
-    dp_te = (np.where(dp_hasT & (dp_T != 0), dp_T, dp_E) * NS_PER_MS).tolist()
-    tr_te = tr["te"].to_list()
-    bt_t = bt_tms.tolist()
-    bt_seq = np.full(len(bt_rows), -1, dtype=np.int64)
-    bt_te = np.zeros(len(bt_rows), dtype=np.int64)
-    tr_seq = np.full(len(tr_rows), -1, dtype=np.int64)
-    keep_bt = np.zeros(len(bt_rows), dtype=bool)
-    keep_tr = np.zeros(len(tr_rows), dtype=bool)
+    dp_te_arr = np.where(dp_hasT & (dp_T != 0), dp_T, dp_E) * NS_PER_MS
+    dp_te = dp_te_arr.tolist()
     names = [str(f) for f in files]
+    qc = r.qc
+    live = kind != K_SKIP
+    simple = live & ((kind == K_BT) | (kind == K_TRADE))
+    ev_lines = np.flatnonzero(live & ((kind == K_DEPTH) | (kind == K_SNAP)))
+    # venue clock seen before each line (depth and trade times), as the reference's last_venue_ts
+    venue = np.zeros(n, dtype=np.int64)
+    venue[dp_rows] = dp_te_arr
+    venue[tr_rows] = tr["te"].to_numpy()
+    venue[~live] = 0
+    vmax = np.concatenate([[0], np.maximum.accumulate(venue)[:-1]]) if n else venue
+    # capture clock going backwards
+    rl = np.where(live, ts_recv, -1)
+    rmax = np.concatenate([[-1], np.maximum.accumulate(rl)[:-1]]) if n else rl
+    late_recv = live & (ts_recv < rmax)
+    r.st["ts_recv_out_of_order"] = int(late_recv.sum())
+    # seq: every bookTicker/trade takes one at its line; diffs and snapshots take what the sync logic uses
+    nsb = np.cumsum(simple) - simple  # simple lines before each line
+    cons_after = np.zeros(len(ev_lines), dtype=np.int64)
+    consumed = 0
+    first_dp = next((int(pos[i]) for i in ev_lines.tolist() if kind[i] == K_DEPTH), None)
+    if first_dp is not None:
+        r.market = "usdm" if dp_pu[first_dp] is not None else "spot"
     kinds = kind.tolist()
     recv = ts_recv.tolist()
     posl = pos.tolist()
     lnl = lnum.tolist()
     fil = fidx.tolist()
-    qc = r.qc
-    for i in range(n):
-        k = kinds[i]
-        if k == K_SKIP:
-            continue
+    nsbl = nsb.tolist()
+    vmaxl = vmax.tolist()
+    for idx, i in enumerate(ev_lines.tolist()):
+        base_seq = nsbl[i] + consumed
+        r.seq = base_seq
+        r.last_venue_ts = vmaxl[i]
         t = recv[i]
-        if t < r.last_recv:
-            r.st["ts_recv_out_of_order"] += 1
-            qc.add(
-                r.seq,
-                r.last_venue_ts,
-                "raw",
-                "ts_recv_order",
-                "decreasing_local_ts",
-                "mark",
-                f"{names[fil[i]]}:{lnl[i]}: local ts {t} < previous {r.last_recv}",
-            )
-        else:
-            r.last_recv = t
         j = posl[i]
-        if k == K_BT:
-            bt_seq[j] = r._next_seq()
-            tb = bt_t[j]
-            bt_te[j] = tb * NS_PER_MS if tb else (r.last_venue_ts or t)
-            keep_bt[j] = True
-        elif k == K_TRADE:
-            tr_seq[j] = r._next_seq()
-            keep_tr[j] = True
-            te = tr_te[j]
-            if te > r.last_venue_ts:
-                r.last_venue_ts = te
-        elif k == K_DEPTH:
-            if r.market is None:
-                r.market = "usdm" if dp_pu[j] is not None else "spot"
+        path, line = names[fil[i]], lnl[i]
+        if kinds[i] == K_DEPTH:
             data: dict[str, Any] = {"U": dp_U[j], "u": dp_u[j], "row": j}
             if dp_pu[j] is not None:
                 data["pu"] = dp_pu[j]
             te = dp_te[j]
             r.st["depth_events"] += 1
-            path, line = names[fil[i]], lnl[i]
             if te < r.last_depth_ts:
                 r.st["ts_event_out_of_order"] += 1
                 qc.add(
@@ -1328,20 +1319,42 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
                 )
             else:
                 r.last_depth_ts = te
-            if te > r.last_venue_ts:
-                r.last_venue_ts = te
             if not r.synced:
                 r.buffer.append((data, te, t, line, path))
             else:
                 r._process_depth(data, te, t, line, path)
-        elif k == K_SNAP:
-            path, line = names[fil[i]], lnl[i]
+        else:
             try:
                 obj = orjson.loads(sc.text(i).partition(b" ")[2])
-                snap = obj.get("data", obj)
-                r._on_snapshot(snap, t, path, line)
+                r._on_snapshot(obj.get("data", obj), t, path, line)
             except (orjson.JSONDecodeError, DataFormatError, KeyError, TypeError, ValueError) as e:
                 raise _Fallback(str(e)) from None
+        consumed += r.seq - base_seq
+        cons_after[idx] = consumed
+    r.seq = int(simple.sum()) + consumed
+
+    def seq_at(rows: np.ndarray) -> np.ndarray:
+        """seq a line gets (or, for QC rows, the next seq) given the events processed before it."""
+        k = np.searchsorted(ev_lines, rows, side="left")
+        before = np.where(k > 0, cons_after[np.maximum(k - 1, 0)], 0) if len(cons_after) else 0
+        return nsb[rows] + before
+
+    for i in np.flatnonzero(late_recv).tolist():
+        qc.add(
+            int(seq_at(np.array([i]))[0]),
+            int(vmax[i]),
+            "raw",
+            "ts_recv_order",
+            "decreasing_local_ts",
+            "mark",
+            f"{names[fil[i]]}:{lnl[i]}: local ts {recv[i]} < previous {int(rmax[i])}",
+        )
+    keep_bt = live[bt_rows]
+    keep_tr = live[tr_rows]
+    bt_seq = np.where(keep_bt, seq_at(bt_rows), -1)
+    tr_seq = np.where(keep_tr, seq_at(tr_rows), -1)
+    vb = vmax[bt_rows]
+    bt_te = np.where(bt_tms != 0, bt_tms * NS_PER_MS, np.where(vb != 0, vb, ts_recv[bt_rows]))
     r.finish()
     return _assemble(
         r,
