@@ -1080,6 +1080,27 @@ def read_dbn(
         else:
             inst = Instrument(symbol=sym, venue=dataset, tick_size=_gcd_tick(prices))
         instruments[sym] = inst
+    if truncated_at is not None:
+        # the last partition of each instrument gets a QC row: its stream ends early
+        last: dict[int, DbnPartition] = {}
+        for part in partitions:
+            if part.instrument_id not in last or part.date > last[part.instrument_id].date:
+                last[part.instrument_id] = part
+        for part in last.values():
+            ts_last = [
+                int(t["ts_event"].to_numpy().max()) for t in (part.book_deltas, part.trades) if t.height
+            ]
+            row = _qc_frame(
+                np.array([int(n_rec)]),
+                np.array([max(ts_last) if ts_last else 0]),
+                "raw",
+                "dbn_truncated",
+                "truncated_file",
+                "mark",
+                f"stream ends at byte offset {truncated_at} of the decompressed stream, inside a record"
+                f"{' (zstd stream truncated)' if ztrunc else ''}; {n_rec} whole records decoded",
+            )
+            part.qc = _concat_qc([part.qc, row])
     for iid, d in defs.items():  # definitions of instruments without book/trade records (definition files)
         if (
             iid in file_defs

@@ -272,6 +272,9 @@ def test_truncated_file_and_unknown_rtype(tmp_path: Path) -> None:
     assert res.stats.unknown_rtypes == {0x77: 1}
     assert any("unknown rtypes" in w for w in res.warnings)
     assert res.partitions[0].book_deltas.height == 2
+    trunc = res.partitions[0].qc.filter(pl.col("rule") == "dbn_truncated")
+    assert trunc.select("seq", "reason", "action").rows() == [(3, "truncated_file", "mark")]
+    assert str(hdr + 128) in trunc["detail"][0]
     with pytest.warns(DbnTruncationWarning):
         v = verify_dbn(p)
     assert v["ok"] is False and v["stats"]["truncated_at"] == hdr + 128
