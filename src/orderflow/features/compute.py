@@ -256,38 +256,15 @@ class FeatureEngine:
         bpx, bsz, apx, asz = (
             _levels(snaps, c, b) for c, b in zip((bpc, bsc, apc, asc), self._bufs, strict=True)
         )
-        out = np.empty((len(lay.names), n))
-        self.has_prev = K.book_kernel(
-            bpx,
-            bsz,
-            apx,
-            asz,
-            self.prev,
-            self.has_prev,
-            self.tick_int,
-            self.size_unit,
-            out,
-            lay.o_mid,
-            lay.o_spread,
-            lay.o_wmid,
-            lay.o_mp,
-            self.mp_table,
-            lay.o_imb,
-            lay.n_imb,
-            lay.o_ofi,
-            lay.n_ofi,
-            lay.o_sweep,
-            self.sweep_q,
-            self.sweep_col,
-            self.cfg.sweep_unit == "notional",
-            lay.o_depth,
-            lay.n_depth,
-            lay.o_shape,
-            lay.n_shape,
-        )
-        level: dict[str, np.ndarray] = {
-            nm: out[j] for j, nm in enumerate(lay.names) if not nm.startswith("_ofi_")
-        }
+        arrays = (bpx, bsz, apx, asz)
+        event_clock = self.clock.kind == "event"
+        prev0 = self.prev.copy()
+        # Event clock: every row is a sample, so one fused pass computes everything. Other clocks: OFI
+        # needs every row (it is summed between samples), the book-shape features only the sampled rows.
+        out, self.has_prev = self._book(arrays, self.prev, self.has_prev, levels=event_clock, ofi=True)
+        level: dict[str, np.ndarray] = {}
+        if event_clock:
+            level = {nm: out[j] for j, nm in enumerate(lay.names) if not nm.startswith("_ofi_")}
         flows: dict[str, np.ndarray] = {
             nm: out[j] for j, nm in enumerate(lay.names) if nm.startswith("_ofi_")
         }
@@ -371,21 +348,35 @@ class FeatureEngine:
             stamps = np.empty(cap, dtype=np.int64)
             m = K.clock_kernel(ts, vol_row, ntr_row, kind, self.clock.every, self.clk_state, rows, stamps)
             rows, stamps = rows[:m], stamps[:m]
-            ext = rows + 1  # index into arrays with the carry row prepended
-            if (ext == 0).any() and self.carry is None:
+            if (rows < 0).any() and self.carry is None:
                 raise AssertionError("time clock sampled before the first book row")  # pragma: no cover
+            # gather sampled rows; index -1 means the last row of the previous chunk (the carry)
+            idx = np.maximum(rows, 0)
+            neg = rows < 0
+            has_neg = bool(neg.any())
             out_level = {}
             for nm, v in level.items():
-                prev = self.carry["level"][nm] if self.carry is not None else np.nan
-                out_level[nm] = np.concatenate([[prev], v])[ext]
-            prev_seq = self.carry["seq"] if self.carry is not None else -1
-            out_seq = np.concatenate([[prev_seq], seq])[ext]
+                g = v[idx]
+                if has_neg and self.carry is not None:
+                    g[neg] = self.carry["level"][nm]
+                out_level[nm] = g
+            out_seq = seq[idx]
+            if has_neg and self.carry is not None:
+                out_seq[neg] = self.carry["seq"]
+            samp = tuple(arr[:, idx] for arr in arrays)
+            if has_neg:
+                for j, arr in enumerate(samp):
+                    arr[:, neg] = prev0[j][:, None]
+            out_s, _ = self._book(samp, np.zeros_like(prev0), 0, levels=True, ofi=False)
+            for j, nm in enumerate(lay.names):
+                if not nm.startswith("_ofi_"):
+                    out_level[nm] = out_s[j]
             out_flow = {}
             if flows:
                 c = self._cumsum(flows)
-                base = self.carry["cum"] if self.carry is not None else np.zeros(len(flows))
-                c_ext = np.concatenate([base[:, None], c], axis=1)
-                c_emit = c_ext[:, ext]
+                c_emit = c[:, idx]
+                if has_neg and self.carry is not None:
+                    c_emit[:, neg] = self.carry["cum"][:, None]
                 start = self.cum_emit if self.cum_emit is not None else np.zeros(len(flows))
                 prev_emit = np.concatenate([start[:, None], c_emit[:, :-1]], axis=1) if m else c_emit
                 d = c_emit - prev_emit
@@ -485,6 +476,43 @@ class FeatureEngine:
             self.carry_snap = snaps[-1:]
             frame = pl.concat([frame, book], how="horizontal")
         return frame
+
+    def _book(
+        self, arrays: tuple[np.ndarray, ...], prev: np.ndarray, has_prev: int, *, levels: bool, ofi: bool
+    ) -> tuple[np.ndarray, int]:
+        """Run book_kernel on (L, n) level arrays: the level features, the OFI terms, or both."""
+        lay = self.layout
+
+        def g(o: int) -> int:
+            return o if levels else -1
+
+        out = np.empty((len(lay.names), arrays[0].shape[1]))
+        hp = K.book_kernel(
+            *arrays,
+            prev,
+            has_prev,
+            self.tick_int,
+            self.size_unit,
+            out,
+            g(lay.o_mid),
+            g(lay.o_spread),
+            g(lay.o_wmid),
+            g(lay.o_mp),
+            self.mp_table,
+            g(lay.o_imb),
+            lay.n_imb,
+            lay.o_ofi if ofi else -1,
+            lay.n_ofi,
+            g(lay.o_sweep),
+            self.sweep_q,
+            self.sweep_col,
+            self.cfg.sweep_unit == "notional",
+            g(lay.o_depth),
+            lay.n_depth,
+            g(lay.o_shape),
+            lay.n_shape,
+        )
+        return out, int(hp)
 
     def _cumsum(self, flows: dict[str, np.ndarray]) -> np.ndarray:
         base = self.carry["cum"] if (self.carry is not None and self.clock.kind != "event") else None
