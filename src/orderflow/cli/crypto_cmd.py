@@ -57,6 +57,16 @@ Example:
   orderflow ingest bybit 2024-12-01_XRPUSDT_ob500.data.zip --out data/ --json
 """
 
+HYPERLIQUID_HELP = """Convert a Hyperliquid websocket capture ('<local_ts_ns> <json>' lines, l2Book + trades).
+
+Every l2Book message is a full top-N snapshot: CLEAR + SET rows in book_deltas and one book_snapshots
+row (with order counts); repeated snapshots and trade ids are reported in qc and dropped.
+
+Example:
+
+  orderflow ingest hyperliquid btcusd_20250126.gz --out data/ --json
+"""
+
 VERIFY_HELP = """Replay Binance captures and check the reconstructed book against the venue's bookTicker.
 
 bbo_checked/bbo_mismatches: bookTickers whose update id equals the final id of an applied depth diff,
@@ -116,12 +126,15 @@ def register(app: typer.Typer, groups: Groups) -> None:
         continue_on_error: bool = typer.Option(
             False, "--continue-on-error", help="Quarantine malformed lines into qc instead of stopping."
         ),
+        engine: str = typer.Option("fast", "--engine", help="fast (default) or reference (line by line)."),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     ) -> None:
         from orderflow.ingest.binance import ingest_binance
 
         t0 = time.perf_counter()
-        res = ingest_binance(list(files), out, symbol=symbol, continue_on_error=continue_on_error)
+        res = ingest_binance(
+            list(files), out, symbol=symbol, continue_on_error=continue_on_error, engine=engine
+        )
         _report(_summary(res, out, time.perf_counter() - t0), as_json)
 
     @groups.ingest.command("binance-vision", help=VISION_HELP)
@@ -181,6 +194,21 @@ def register(app: typer.Typer, groups: Groups) -> None:
         res = ingest_bybit(list(files), out, continue_on_error=continue_on_error)
         _report(_summary(res, out, time.perf_counter() - t0), as_json)
 
+    @groups.ingest.command("hyperliquid", help=HYPERLIQUID_HELP)
+    def ingest_hyperliquid_cmd(
+        file: Path = typer.Argument(..., help="Hyperliquid capture file (gzip or plain)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Dataset directory (created if missing)."),
+        continue_on_error: bool = typer.Option(
+            False, "--continue-on-error", help="Quarantine malformed lines into qc instead of stopping."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    ) -> None:
+        from orderflow.ingest.binance import ingest_hyperliquid
+
+        t0 = time.perf_counter()
+        res = ingest_hyperliquid(file, out, continue_on_error=continue_on_error)
+        _report(_summary(res, out, time.perf_counter() - t0), as_json)
+
     @groups.verify.command("binance", help=VERIFY_HELP)
     def verify_binance_cmd(
         files: list[Path] = typer.Argument(..., help="Capture files of one symbol, in time order."),
@@ -190,11 +218,12 @@ def register(app: typer.Typer, groups: Groups) -> None:
         continue_on_error: bool = typer.Option(
             False, "--continue-on-error", help="Quarantine malformed lines into qc instead of stopping."
         ),
+        engine: str = typer.Option("fast", "--engine", help="fast (default) or reference (line by line)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
     ) -> None:
         from orderflow.ingest.binance import verify_binance
 
-        res = verify_binance(list(files), symbol=symbol, continue_on_error=continue_on_error)
+        res = verify_binance(list(files), symbol=symbol, continue_on_error=continue_on_error, engine=engine)
         if as_json:
             print_json(res)
         else:

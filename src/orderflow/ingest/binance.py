@@ -48,7 +48,7 @@ import polars as pl
 
 from orderflow._numba import jit
 from orderflow.core.enums import UNDEF_PRICE, AggressorSide, BookAction, Flags, Side, TradeKind
-from orderflow.core.errors import DataFormatError
+from orderflow.core.errors import ConfigError, DataFormatError
 from orderflow.core.instruments import Instrument
 from orderflow.core.io import Dataset
 from orderflow.core.schema import BOOK_DELTAS, TRADES, book_snapshots, validate
@@ -718,7 +718,7 @@ def read_binance_capture(
     """
     files = _ordered(paths)
     if engine not in ("fast", "reference"):
-        raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
+        raise ConfigError(f"engine: must be 'fast' or 'reference', got {engine!r}")
     if engine == "fast":
         try:
             return _fast_capture(files, symbol)
@@ -768,9 +768,10 @@ def ingest_binance(
     *,
     symbol: str | None = None,
     continue_on_error: bool = False,
+    engine: str = "fast",
 ) -> CryptoResult:
     """Read capture files and write a canonical Dataset (partitions: symbol / UTC date of ts_event)."""
-    res = read_binance_capture(paths, symbol=symbol, continue_on_error=continue_on_error)
+    res = read_binance_capture(paths, symbol=symbol, continue_on_error=continue_on_error, engine=engine)
     write_result(res, out, source="binance_capture")
     return res
 
@@ -974,8 +975,10 @@ __all__ = [
     "BinanceReplayer",
     "ingest_binance",
     "ingest_binance_vision",
+    "ingest_hyperliquid",
     "read_binance_capture",
     "read_binance_vision",
+    "read_hyperliquid",
     "verify_binance",
 ]
 
@@ -1678,3 +1681,195 @@ def _fast_trades(
         }
     )
     return validate(df, TRADES, where="binance trades")
+
+
+# ====================================================================================================
+# Hyperliquid captures (same '<local_ts_ns> <json>' capture format): l2Book full snapshots + trades
+# ====================================================================================================
+def read_hyperliquid(path: str | Path, *, continue_on_error: bool = False) -> CryptoResult:
+    """Read a Hyperliquid websocket capture (``l2Book`` and ``trades`` channels) of one coin.
+
+    Every ``l2Book`` message is a full top-N snapshot: it becomes one BOOK_DELTAS event (CLEAR + SET rows,
+    Flags.SNAPSHOT, LAST on the final row) and one BOOK_SNAPSHOTS row with the order counts ``n`` in
+    ``bid_ct_kk``/``ask_ct_kk``. A snapshot repeating the previous one's time and levels is a duplicate
+    (QC ``hyperliquid_duplicate``, dropped). Trades: ``side`` B = buyer-initiated (+1), A = seller (-1);
+    ``trade_id`` = ``tid``; a repeated ``tid`` is a duplicate. ``ts_event`` = the message's ``time`` (ms).
+    """
+    p = str(path)
+    deltas, trades, qc = DeltaCols(), TradeCols(), QCCols()
+    snaps: list[tuple[int, int, int, list[tuple[int, int, int]], list[tuple[int, int, int]]]] = []
+    seen_tids: set[int] = set()
+    st: dict[str, Any] = {
+        "lines": 0,
+        "snapshots": 0,
+        "trades": 0,
+        "duplicates": 0,
+        "malformed_lines": 0,
+        "ts_event_out_of_order": 0,
+        "crossed_snapshots": 0,
+    }
+    coin: str | None = None
+    seq = 0
+    prev_key: tuple[int, bytes] | None = None
+    last_book_te = -1
+    prices: list[int] = []
+    depth = 0
+    for lineno, raw in enumerate(open_text_lines(path), start=1):
+        if not raw.strip():
+            continue
+        st["lines"] += 1
+        ts_s, _, js = raw.partition(b" ")
+        try:
+            ts_recv = int(ts_s)
+            obj = orjson.loads(js)
+            ch = obj["channel"]
+            data = obj["data"]
+            if ch == "l2Book":
+                te = int(data["time"]) * NS_PER_MS
+                coin = coin or data["coin"]
+                sides = []
+                for lv in data["levels"][:2]:
+                    sides.append(
+                        [
+                            (dec_to_int(x["px"], PRICE_DIGITS), dec_to_int(x["sz"], SIZE_DIGITS), int(x["n"]))
+                            for x in lv
+                        ]
+                    )
+                if len(sides) != 2:
+                    raise ValueError("levels must hold [bids, asks]")
+            elif ch == "trades":
+                rows = [
+                    (
+                        int(x["tid"]),
+                        int(x["time"]) * NS_PER_MS,
+                        dec_to_int(x["px"], PRICE_DIGITS),
+                        dec_to_int(x["sz"], SIZE_DIGITS),
+                        x["side"],
+                    )
+                    for x in data
+                ]
+            else:
+                raise ValueError(f"unsupported channel {ch!r}")
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as e:
+            if not continue_on_error:
+                raise DataFormatError(
+                    f"malformed Hyperliquid message ({type(e).__name__}: {e})", path=p, line=lineno
+                ) from None
+            st["malformed_lines"] += 1
+            qc.add(
+                seq,
+                max(last_book_te, 0),
+                "raw",
+                "parse_error",
+                "malformed",
+                "quarantine",
+                f"{p}:{lineno}: {raw[:200].decode('utf-8', 'replace')}",
+            )
+            seq += 1
+            continue
+        if ch == "l2Book":
+            key = (te, js[js.find(b'"levels"') :])
+            if key == prev_key:
+                st["duplicates"] += 1
+                qc.add(
+                    seq,
+                    te,
+                    "book_deltas",
+                    "hyperliquid_duplicate",
+                    "repeated_snapshot",
+                    "drop",
+                    f"{p}:{lineno}: same time and levels as the previous l2Book",
+                )
+                seq += 1
+                continue
+            prev_key = key
+            if te < last_book_te:
+                st["ts_event_out_of_order"] += 1
+                qc.add(
+                    seq,
+                    te,
+                    "book_deltas",
+                    "ts_event_order",
+                    "decreasing_book_time",
+                    "mark",
+                    f"{p}:{lineno}: time {te} < previous {last_book_te}",
+                )
+            last_book_te = max(last_book_te, te)
+            bids, asks = sides
+            if bids and asks and bids[0][0] >= asks[0][0]:
+                st["crossed_snapshots"] += 1
+                qc.add(seq, te, "book_deltas", "crossed_book", "snapshot", "mark", f"{p}:{lineno}")
+            depth = max(depth, len(bids), len(asks))
+            if len(prices) < 10_000:
+                prices += [x[0] for x in bids] + [x[0] for x in asks]
+            deltas.clear_event(te, ts_recv, seq)
+            deltas.add_levels(te, ts_recv, seq, _BID, [(a, b) for a, b, _ in bids if b], _SNAP)
+            deltas.add_levels(te, ts_recv, seq, _ASK, [(a, b) for a, b, _ in asks if b], _SNAP)
+            deltas.mark_last()
+            snaps.append((te, ts_recv, seq, bids, asks))
+            st["snapshots"] += 1
+            seq += 1
+        else:
+            for tid, tte, px, sz, side in rows:
+                if tid in seen_tids:
+                    st["duplicates"] += 1
+                    qc.add(
+                        seq,
+                        tte,
+                        "trades",
+                        "hyperliquid_duplicate",
+                        "repeated_tid",
+                        "drop",
+                        f"{p}:{lineno}: tid {tid}",
+                    )
+                    seq += 1
+                    continue
+                seen_tids.add(tid)
+                if sz <= 0:
+                    raise DataFormatError(
+                        f"trade size must be > 0 (tid {tid})", path=p, line=lineno, field="sz"
+                    )
+                agg = {"B": int(AggressorSide.BUY), "A": int(AggressorSide.SELL)}.get(
+                    side, int(AggressorSide.NONE)
+                )
+                trades.add(tte, ts_recv, seq, px, sz, agg, int(TradeKind.REGULAR), tid)
+                st["trades"] += 1
+                seq += 1
+    sc = SnapshotCols(depth)
+    cts: dict[str, list[int]] = {f"{s}_ct_{k:02d}": [] for s in ("bid", "ask") for k in range(depth)}
+    for te, tr, sq, bids, asks in snaps:
+        sc.add(te, tr, sq, [(a, b) for a, b, _ in bids], [(a, b) for a, b, _ in asks])
+        for side_name, lv in (("bid", bids), ("ask", asks)):
+            for k in range(depth):
+                cts[f"{side_name}_ct_{k:02d}"].append(lv[k][2] if k < len(lv) else 0)
+    snap_df = sc.frame() if depth else None
+    if snap_df is not None:
+        snap_df = validate(
+            snap_df.with_columns([pl.Series(k, v, dtype=pl.UInt32) for k, v in cts.items()]),
+            book_snapshots(depth),
+            where="hyperliquid l2Book",
+        )
+    sym = coin or "UNKNOWN"
+    st["symbol"] = sym
+    st["qc_counts"] = qc.counts()
+    inst = Instrument(
+        symbol=sym, venue="HYPERLIQUID", tick_size=infer_tick(prices), size_unit=SIZE_UNIT, currency="USD"
+    )
+    return CryptoResult(
+        deltas=deltas.frame(),
+        trades=trades.frame(),
+        qc=qc.frame(),
+        instrument=inst,
+        stats=st,
+        snapshots=snap_df,
+        sources=[p],
+    )
+
+
+def ingest_hyperliquid(
+    path: str | Path, out: str | Path | Dataset, *, continue_on_error: bool = False
+) -> CryptoResult:
+    """Read a Hyperliquid capture and write a canonical Dataset (partitions: coin / UTC date)."""
+    res = read_hyperliquid(path, continue_on_error=continue_on_error)
+    write_result(res, out, source="hyperliquid_capture")
+    return res
