@@ -7,6 +7,7 @@ raw vendor CSV files (plain Python loops, no orderflow code), and against the pu
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -140,3 +141,33 @@ def test_microprice_study_amzn(shared_data, tmp_path: Path) -> None:  # type: ig
     assert got["mse_mid"] == pytest.approx(float(((mid - tgt)[ok] ** 2).mean()), rel=1e-9)
     assert got["mse_weighted_mid"] == pytest.approx(float(((wmid - tgt)[ok] ** 2).mean()), rel=1e-9)
     assert float(got["mse_microprice"]) < float(got["mse_mid"])  # type: ignore[arg-type]
+
+
+def test_features_cli_on_ingested_amzn(shared_data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`orderflow features` streams the ingested day in chunks; OFI equals the plain loop on the CSV."""
+    from orderflow.cli.main import app
+    from orderflow.core.io import Dataset
+
+    msg, book = shared_data(AMZN.format("message")), shared_data(AMZN.format("orderbook"))
+    t, _, _, rows = raw(msg, book)
+    ds = ingest(tmp_path, msg, book)
+    cfg = tmp_path / "f.toml"
+    cfg.write_text(
+        '[features]\nnames = ["spread", "imbalance", "ofi", "sweep", "trade_flow", "intensity", "queue", "vpin",'
+        ' "kyle", "volatility", "microprice"]\nlevels = 1\nchunk_rows = 5000\nvpin_bucket_volume = 5000\n'
+    )
+    res = CliRunner().invoke(app, ["features", str(ds), "--config", str(cfg), "--json", "--quiet"])
+    assert res.exit_code == 0, res.output
+    f = Dataset(ds).read("features", "AMZN", "2012-06-21")
+    assert f.height == len(rows) == 57_515
+    e = [
+        (r[2] >= p[2]) * r[3] - (r[2] <= p[2]) * p[3] - (r[0] <= p[0]) * r[1] + (r[0] >= p[0]) * p[1]
+        for p, r in itertools.pairwise(rows)
+    ]
+    assert f["ofi_l1"].to_list()[1:] == [float(x) for x in e]
+    assert f["spread_ticks"].to_list() == [(r[0] - r[2]) / 100 for r in rows]
+    # micro-price: NaN during its 30 min fitting window, defined after it
+    ts = np.array(t)
+    mp = f["microprice"].to_numpy()
+    inside = ts < ts[0] + 30 * 60 * 1_000_000_000
+    assert np.isnan(mp[inside]).all() and np.isfinite(mp[~inside]).all()
