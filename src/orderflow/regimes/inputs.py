@@ -130,12 +130,26 @@ def regimes_frame(
 
 
 def align_truth(rows: pl.DataFrame, truth: pl.DataFrame) -> np.ndarray:
-    """The true regime in force at each row (the last truth row with ``seq <= row.seq``, per partition)."""
+    """The true regime in force at each row (the last truth row with ``seq <= row.seq``, per partition).
+
+    -1 where no truth row precedes the row (or the row's partition has no truth).
+    """
     keys = [c for c in ("instrument", "date") if c in rows.columns and c in truth.columns]
-    r = rows.select([*keys, "seq"]).with_row_index("_i").sort([*keys, "seq"])
-    t = truth.select([*keys, "seq", pl.col("regime").alias("_truth")]).sort([*keys, "seq"])
-    j = r.join_asof(t, on="seq", by=keys or None, strategy="backward").sort("_i")
-    return j["_truth"].fill_null(-1).to_numpy().astype(np.int64)
+    out = np.full(rows.height, -1, dtype=np.int64)
+    r = rows.select([*keys, "seq"]).with_row_index("_i")
+    groups = r.group_by(keys, maintain_order=True) if keys else [((), r)]
+    for key, part in groups:
+        t = truth
+        if keys:
+            t = truth.filter(pl.all_horizontal([pl.col(k) == v for k, v in zip(keys, key, strict=True)]))
+        t = t.sort("seq")
+        tseq = t["seq"].to_numpy()
+        treg = t["regime"].to_numpy().astype(np.int64)
+        pos = np.searchsorted(tseq, part["seq"].to_numpy(), side="right") - 1
+        idx = part["_i"].to_numpy()
+        ok = pos >= 0
+        out[idx[ok]] = treg[pos[ok]]
+    return out
 
 
 def regime_agreement(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
