@@ -283,3 +283,26 @@ def test_other_symbol_is_skipped(tmp_path: Path, engine: str) -> None:
     assert res.trades.height == 1 and res.stats["other_symbol"] == 1
     only_eth = _read(engine, [f], symbol="ethusdt")
     assert only_eth.trades.height == 1 and only_eth.instrument.symbol == "ETHUSDT"
+
+
+def test_cli_malformed_is_one_line_exit_2(tmp_path: Path, engine: str, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from orderflow.cli.main import main
+
+    f = write(tmp_path / "bad.gz", [_line(1, SNAP), "2 {not json"])
+    for argv in (["verify", "binance", str(f), "--engine", engine, "--json"],
+                 ["ingest", "binance", str(f), "--engine", engine, "--out", str(tmp_path / "o")]):  # fmt: skip
+        monkeypatch.setattr(sys, "argv", ["orderflow", *argv])
+        with pytest.raises(SystemExit) as ei:
+            main()
+        assert ei.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "line 2" in err and "Traceback" not in err
+    # with --continue-on-error the line is quarantined and counted
+    monkeypatch.setattr(
+        sys, "argv", ["orderflow", "verify", "binance", str(f), "--continue-on-error", "--json"]
+    )
+    main()
+    out = json.loads(capsys.readouterr().out)
+    assert out["malformed_lines"] == 1 and out["qc_counts"] == {"parse_error:malformed:quarantine": 1}
