@@ -13,11 +13,7 @@ from orderflow.cli._common import Groups, console, print_json, progress
 
 FEATURES_HELP = """Compute causal order-book / order-flow features for every partition of a canonical dataset.
 
-Reads book_snapshots (and trades / book_deltas when the chosen groups need them), streams each
-partition in chunks (state carries across chunks) and writes the FEATURES table to
-OUT/features/instrument=X/date=D/ (OUT defaults to DATASET_DIR). Feature groups, levels, sweep
-sizes, windows and the clock come from --config (a TOML file with a [features] table) and may be
-overridden on the command line. Clocks: event, events:100, time:1s, volume:5000 (size units), trade.
+Reads book_snapshots (and trades / book_deltas when the chosen groups need them), streams each partition in chunks (state carries across chunks) and writes the FEATURES table to OUT/features/instrument=X/date=D/ (OUT defaults to DATASET_DIR). Feature groups, levels, sweep sizes, windows and the clock come from --config (a TOML file with a [features] table) and may be overridden on the command line. Clocks: event, events:100, time:1s, volume:5000 (size units), trade.
 
 Example:
 
@@ -26,18 +22,14 @@ Example:
 
 OFI_HELP = """Price impact of order-flow imbalance (Cont, Kukanov, Stoikov 2014) over fixed intervals.
 
-Sums the best-level OFI e_n over [session start + kT, session start + (k+1)T) (instrument-local
-time), regresses the mid change in ticks on it (OLS with intercept) and reports slope, intercept,
-R^2, the same against signed trade volume (r2_volume) and against multi-level OFI (r2_mlofi).
+Sums the best-level OFI e_n over [session start + kT, session start + (k+1)T) (instrument-local time), regresses the mid change in ticks on it (OLS with intercept) and reports slope, intercept, R^2, the same against signed trade volume (r2_volume) and against multi-level OFI (r2_mlofi).
 
 Example:
 
   orderflow study ofi-impact data/ --interval 10s --json
 """
 
-MICRO_HELP = """Stoikov (2018) micro-price: MSE of mid, weighted mid and micro-price as forecasts of the mid
---horizon later. The estimator is fitted on the first --train-fraction of the day (by time) and
-scored on every later book row (out of sample). MSE in ticks^2.
+MICRO_HELP = """Stoikov (2018) micro-price: MSE of mid, weighted mid and micro-price as forecasts of the mid --horizon later. The estimator is fitted on the first --train-fraction of the day (by time) and scored on every later book row (out of sample). MSE in ticks^2.
 
 Example:
 

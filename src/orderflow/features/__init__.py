@@ -14,6 +14,7 @@ from orderflow.features.config import DEFAULT_GROUPS, FEATURE_GROUPS, Clock, Fea
 from orderflow.features.docs import FEATURE_DOCS, FeatureDoc, doc_for, docs_markdown
 from orderflow.features.microprice import MicropriceEstimator
 from orderflow.features.registry import FEATURES_REGISTRY
+from orderflow.features.studies import microprice_study, ofi_impact
 
 __all__ = [
     "DEFAULT_GROUPS",
@@ -29,4 +30,6 @@ __all__ = [
     "doc_for",
     "docs_markdown",
     "fit_microprice_window",
+    "microprice_study",
+    "ofi_impact",
 ]
