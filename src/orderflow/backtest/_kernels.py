@@ -151,6 +151,7 @@ from orderflow.backtest._layout import (
     S_BB,
     S_BOOK_NEG,
     S_CXL_REJ,
+    S_DIRTY,
     S_DONE,
     S_DROPPED,
     S_FIFO_USED,
@@ -370,6 +371,7 @@ def _push_resp(si, ci, resp, t, slot, oid, kind, fill, status, filled, price):
     resp[k, RS_FILLED] = filled
     resp[k, RS_PRICE] = price
     si[S_RESP_T] += 1
+    si[S_DIRTY] = 1
 
 
 @kjit
@@ -387,6 +389,7 @@ def _write_order(si, oi, slot, out_o):
     out_o[r, 9] = oi[slot, O_FILLED]
     out_o[r, 10] = oi[slot, O_STATUS]
     si[S_NO] = r + 1
+    si[S_DIRTY] = 1
 
 
 @kjit
@@ -433,6 +436,7 @@ def _fill(si, sf, ci, cf, oi, slot, t, price, size, maker, resp, out_fi, out_ff,
     out_ff[r, 2] = float(si[S_POS])
     si[S_NF] = r + 1
     si[S_NFILL_G] = g + 1
+    si[S_DIRTY] = 1
     mask = mk_t.shape[1] - 1
     for h in range(ci[C_NHOR]):
         k = si[S_MKT + h] & mask
@@ -506,7 +510,7 @@ def _finish(si, ci, oi, rest, slot, t, status, resp, out_o):
 # ------------------------------------------------------------------------------------------------------
 
 
-@kjit
+@kjit(inline="always")
 def _qf(ci, cf, x):
     if ci[C_QFAMILY] == 0:
         return x ** cf[CF_QPOW]
@@ -535,6 +539,7 @@ def _h_insert(si, fifo, key, ctr, rem):
         i = (i + 1) & mask
     if fifo[H_KEY, i] == 0:
         si[S_FIFO_USED] += 1
+        si[S_DIRTY] = 1
     fifo[H_KEY, i] = key
     fifo[H_CTR, i] = ctr
     fifo[H_REM, i] = rem
@@ -561,7 +566,7 @@ def _fifo_update(si, fifo, action, oid, size):
     return xctr
 
 
-@kjit
+@kjit(inline="always")
 def _queue_cancel(si, ci, cf, oi, of, rest, side, price, old, new, c, xctr):
     """Size ``c`` left level (side, price) without trading: shrink the queue ahead of each of our orders.
 
@@ -1219,6 +1224,7 @@ def _local_reject(si, out_o, oid, t, side, typ, tif, price, size):
     out_o[r, 9] = 0
     out_o[r, 10] = ST_REJECTED
     si[S_NO] = r + 1
+    si[S_DIRTY] = 1
 
 
 @kjit
@@ -1317,7 +1323,7 @@ def _apply_actions(si, ci, cf, oi, of, free, req, act, n, t, rate, out_o):
                     si[S_NMODIFY] += 1
 
 
-@kjit
+@kjit(inline="always")
 def _call_strategy(
     si, sf, ci, cf, oi, of, free, req, rate, out_o, t, pred_t, pred_v, cur_pred, params, sstate, script, act
 ):
@@ -1381,6 +1387,7 @@ def _record_equity(si, sf, cf, ts, out_et, out_ef):
     out_ef[r, 2] = mid
     out_ef[r, 3] = sf[F_CASH] + units * cf[CF_MULT] * mid
     si[S_NE] = r + 1
+    si[S_DIRTY] = 1
 
 
 @kjit(inline="always")
@@ -1407,6 +1414,7 @@ def _exchange_clock(si, sf, ci, cf, ts, out_et, out_ef, out_m, mk_t, mk_g):
             out_m[r, 2] = si[S_MID2] * 0.5e-9
             si[S_NM] = r + 1
             si[S_MKH + h] += 1
+            si[S_DIRTY] = 1
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -1478,18 +1486,27 @@ def run_chunk(
     half_f = out_fi.shape[0] // 2
     half_e = out_et.shape[0] // 2
     half_m = out_m.shape[0] // 2
+    si[S_DIRTY] = 1
     while True:
-        if si[S_NO] >= half_o or si[S_NF] >= half_f or si[S_NE] >= half_e or si[S_NM] >= half_m:
-            return i, RC_FLUSH
         if si[S_RING_T] - si[S_RING_H] >= ring_mask:
             return i, RC_GROW_RING
-        if si[S_RESP_T] - si[S_RESP_H] >= resp_cap // 2:
-            return i, RC_GROW_RESP
-        for h in range(nhor):
-            if si[S_MKT + h] - si[S_MKH + h] >= mk_cap // 2:
-                return i, RC_GROW_MK
-        if ci[C_QUEUE] == 2 and si[S_FIFO_USED] * 2 >= fifo_tab.shape[1]:
-            return i, RC_GROW_FIFO
+        if si[S_DIRTY] != 0:
+            # capacities are re-checked only after something was written (orders, fills, responses,
+            # equity rows, markouts, order ids); each check leaves half of every buffer free
+            si[S_DIRTY] = 0
+            if si[S_NO] >= half_o or si[S_NF] >= half_f or si[S_NE] >= half_e or si[S_NM] >= half_m:
+                si[S_DIRTY] = 1
+                return i, RC_FLUSH
+            if si[S_RESP_T] - si[S_RESP_H] >= resp_cap // 2:
+                si[S_DIRTY] = 1
+                return i, RC_GROW_RESP
+            for h in range(nhor):
+                if si[S_MKT + h] - si[S_MKH + h] >= mk_cap // 2:
+                    si[S_DIRTY] = 1
+                    return i, RC_GROW_MK
+            if ci[C_QUEUE] == 2 and si[S_FIFO_USED] * 2 >= fifo_tab.shape[1]:
+                si[S_DIRTY] = 1
+                return i, RC_GROW_FIFO
         if i >= n and not final:
             return i, RC_NEED_DATA
         t_ex = ev_ts[i] if i < n else INF

@@ -189,6 +189,7 @@ S_RB_ASK_MIN = 86
 S_RB_ASK_MAX = 87
 S_HWM = 88  # order slots in use are all below this index
 S_SEEN_VER = 89  # bumped whenever the strategy's own view of its orders changes (memoisation key)
+S_DIRTY = 90  # some output or queue grew since the last capacity check
 BIG = 2**62
 N_SI = 96
 

@@ -100,7 +100,7 @@ def _live_pending(si: np.ndarray, oi: np.ndarray) -> int:
     return n
 
 
-@jit(_nrt=False)
+@jit(_nrt=False, inline="always")
 def taker_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     """Quantile-driven taker: target position from the prediction's low/high quantiles.
 
@@ -159,7 +159,7 @@ def taker_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     return 1
 
 
-@jit(_nrt=False)
+@jit(_nrt=False, inline="always")
 def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     """Reference market maker: one post-only quote per side around the microprice, skewed by inventory.
 
@@ -251,7 +251,7 @@ def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     return n
 
 
-@jit(_nrt=False)
+@jit(_nrt=False, inline="always")
 def script_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     """Replay a fixed action list: ``script[k] = (t_local, kind, side, type, tif, price, size, oid)``.
 
