@@ -174,22 +174,6 @@ def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
     asz = si[V_ASK_SZ]
     if bpx == NO_PRICE or apx == NO_PRICE or bsz <= 0 or asz <= 0 or bpx >= apx:
         return 0
-    # same inputs as last time (touch, position, own orders): same decision, nothing to do
-    if (
-        sstate[0] == bpx
-        and sstate[1] == bsz
-        and sstate[2] == apx
-        and sstate[3] == asz
-        and sstate[4] == si[S_POS_SEEN]
-        and sstate[5] == si[S_SEEN_VER]
-    ):
-        return 0
-    sstate[0] = bpx
-    sstate[1] = bsz
-    sstate[2] = apx
-    sstate[3] = asz
-    sstate[4] = si[S_POS_SEEN]
-    sstate[5] = si[S_SEEN_VER]
     tick = ci[C_TICK]
     osz = int(params[MM_ORDER_SIZE])
     max_pos = int(params[MM_MAX_POS])
@@ -203,6 +187,13 @@ def mm_step(t, si, oi, cur_pred, params, sstate, script, act, ci):
         want_bid = apx - tick
     if want_ask < bpx + tick:
         want_ask = bpx + tick
+    # same targets, position and own orders as last time: same decision, nothing to do
+    if sstate[0] == want_bid and sstate[1] == want_ask and sstate[2] == pos and sstate[3] == si[S_SEEN_VER]:
+        return 0
+    sstate[0] = want_bid
+    sstate[1] = want_ask
+    sstate[2] = pos
+    sstate[3] = si[S_SEEN_VER]
     n = 0
     requote = int(params[MM_REQUOTE_TICKS]) * tick
     for side in (1, -1):

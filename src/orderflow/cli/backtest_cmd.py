@@ -242,11 +242,14 @@ def run_bench(
     warm.feed_events(StreamGenerator(seed=seed + 1).next_events(1_000), final=True)
     done = 0
     seconds = 0.0
+    cpu = 0.0
     while done < events:
         ev = gen.next_events(min(chunk, events - done))
         t0 = time.perf_counter()
+        c0 = time.process_time()
         eng.feed_events(ev, final=done + len(ev) >= events)
         seconds += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         done += len(ev)
     res = eng.finish()
     ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -256,6 +259,8 @@ def run_bench(
         "seconds": round(seconds, 4),
         "events_per_s": round(done / seconds) if seconds > 0 else None,
         "peak_rss_bytes": int(peak),
+        "cpu_seconds": round(cpu, 4),
+        "events_per_cpu_s": round(done / cpu) if cpu > 0 else None,
         "every_event": every_event,
         "strategy_calls": res.summary["strategy_calls"],
         "n_fills": res.summary["n_fills"],
