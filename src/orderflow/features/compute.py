@@ -231,6 +231,8 @@ class FeatureEngine:
         self.carry_snap: pl.DataFrame | None = None
         self.last_ts: int | None = None
         self._bufs: list[np.ndarray] | None = None
+        self.set_feed = False
+        """True once a SET (absolute size) delta was seen: add/cancel intensities are then NaN."""
 
     # -- helpers ---------------------------------------------------------------------------------------
     @property
@@ -309,6 +311,14 @@ class FeatureEngine:
                 ):
                     m = (act == int(a)) & (side == s)
                     counts[r] = np.bincount(d_idx[m], minlength=n)
+                if (act == int(BookAction.SET)).any():
+                    self.set_feed = True
+            if self.set_feed and trades is not None and trades.height:
+                # absolute-size (SET) feeds say nothing about adds vs cancels vs fills: executions come
+                # from TRADES, on the resting side (a buyer-initiated trade hits the ask)
+                agg = trades["aggressor"].to_numpy()
+                counts[4] = np.bincount(tr_idx[agg < 0], minlength=n)
+                counts[5] = np.bincount(tr_idx[agg > 0], minlength=n)
             ev = np.empty((len(EVENT_OUT), n))
             K.event_kernel(
                 ts,
@@ -323,6 +333,9 @@ class FeatureEngine:
                 self.size_unit,
                 ev,
             )
+            if self.set_feed:
+                ev[:4] = np.nan  # add / cancel rates are unknown on a SET feed
+                ev[6] = np.nan
             if "intensity" in self.groups:
                 level.update({nm: ev[j] for j, nm in enumerate(EVENT_OUT) if nm in _INTENSITY})
             if "queue" in self.groups:

@@ -136,7 +136,8 @@ FEATURE_DOCS: dict[str, FeatureDoc] = {
     ),
     "lam_{add,cancel,trade}_{bid,ask}_hz": _D(
         "exponentially decayed arrival rate: lam <- lam * exp(-dt / tau) + N / tau, N = BOOK_DELTAS rows with action "
-        "ADD / REDUCE / EXECUTE on that side arriving with the row; tau = intensity_tau",
+        "ADD / REDUCE / EXECUTE on that side arriving with the row; tau = intensity_tau. On absolute-size (SET) "
+        "feeds add/cancel rates are NaN and trade rates count TRADES on the resting side",
         "Hawkes-free decayed counts (cf. Cartea, Jaimungal, Penalva 2015 ch. 4)",
         "events per second",
         "about 3 tau to forget the start",

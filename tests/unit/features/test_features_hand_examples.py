@@ -248,3 +248,34 @@ def test_one_sided_book_gives_nan_not_garbage() -> None:
     assert f["imb_l1"][1] == -1.0
     # empty bid = price -inf, size 0: the bid side contributes -qb_n-1 = -100
     assert f["ofi_l1"][1] == -100.0
+
+
+def test_set_feed_intensities_use_trades_and_leave_adds_unknown() -> None:
+    snaps = book([ROWS[0]] * 3)
+    deltas = pl.DataFrame(
+        {
+            "ts_event": [0, 1_000_000_000],
+            "ts_recv": [0, 1_000_000_000],
+            "seq": [10, 20],
+            "side": pl.Series([1, -1], dtype=pl.Int8),
+            "action": pl.Series([4, 4], dtype=pl.UInt8),
+            "price": [px(10.0), px(10.02)],
+            "size": [100, 50],
+            "order_id": pl.Series([0, 0], dtype=pl.UInt64),
+            "flags": pl.Series([128, 128], dtype=pl.UInt8),
+        },
+        schema_overrides={
+            "ts_event": pl.Int64,
+            "ts_recv": pl.Int64,
+            "seq": pl.Int64,
+            "price": pl.Int64,
+            "size": pl.Int64,
+        },
+    )
+    tr = trades_frame([(20, px(10.02), 5, 1)])  # buyer-initiated: hits the ask at row 1
+    f = compute_features(
+        snaps, tr, deltas, instrument=INST, config=FeatureConfig(names=["intensity"], intensity_tau="1s")
+    )
+    assert np.isnan(f["lam_add_bid_hz"].to_numpy()).all() and np.isnan(f["cancel_to_trade"].to_numpy()).all()
+    assert f["lam_trade_ask_hz"].to_list() == pytest.approx([0.0, 1.0, math.exp(-1)])
+    assert f["lam_trade_bid_hz"].to_list() == [0.0, 0.0, 0.0]
