@@ -19,6 +19,7 @@ from orderflow.backtest.config import (
     load_backtest_config,
 )
 from orderflow.backtest.engine import SCRIPT_COLUMNS, BacktestEngine, iter_chunks, run_backtest
+from orderflow.backtest.fit import QueueFit, fit_queue_model
 from orderflow.backtest.results import BacktestResult
 
 __all__ = [
@@ -28,7 +29,9 @@ __all__ = [
     "BacktestResult",
     "FeedLatencyDistribution",
     "LimitsConfig",
+    "QueueFit",
     "StrategyConfig",
+    "fit_queue_model",
     "iter_chunks",
     "load_backtest_config",
     "run_backtest",
