@@ -20,7 +20,7 @@ from orderflow.backtest.config import MM_DEFAULTS, TAKER_DEFAULTS, BacktestConfi
 from orderflow.core.enums import UNDEF_PRICE, BookAction
 from orderflow.core.errors import ConfigError, DataFormatError
 from orderflow.core.instruments import Instrument
-from orderflow.core.schema import BOOK_DELTAS, PREDICTIONS, TRADES, validate
+from orderflow.core.schema import BOOK_DELTAS, PREDICTIONS, REGIMES, TRADES, validate
 
 STRATEGY_CODES = {
     "none": L.STRAT_NONE,
@@ -99,8 +99,15 @@ class BacktestEngine:
         *,
         predictions: pl.DataFrame | None = None,
         script: np.ndarray | None = None,
+        regimes: pl.DataFrame | None = None,
     ) -> None:
         self.instrument = instrument
+        self._reg_ts = np.zeros(0, np.int64)
+        self._reg_v = np.zeros(0, np.int64)
+        if regimes is not None:
+            r = validate(regimes, REGIMES, where="backtest regimes").sort("ts_event")
+            self._reg_ts = r["ts_event"].to_numpy().astype(np.int64)
+            self._reg_v = r["regime"].to_numpy().astype(np.int64)
         self.config = config
         ex = config.execution
         self.size_unit = Decimal(instrument.size_unit)
@@ -375,6 +382,12 @@ class BacktestEngine:
                 med *= 1.0 + rate / dist.rate_ref_per_s
                 keep = allts[allts > ts[-1] - dist.rate_window_ns]
                 self._rate_tail = keep
+            if dist.regime_multipliers and self._reg_ts.size:
+                k = np.searchsorted(self._reg_ts, ts, side="right") - 1
+                reg = np.where(k >= 0, self._reg_v[np.clip(k, 0, None)], -1)
+                mult = np.asarray(dist.regime_multipliers, dtype=np.float64)
+                ok = (reg >= 0) & (reg < mult.size)
+                med = med * np.where(ok, mult[np.clip(reg, 0, mult.size - 1)], 1.0)
             local = local + (med * np.exp(dist.sigma * self._rng.standard_normal(ts.shape[0]))).astype(
                 np.int64
             )
@@ -499,22 +512,32 @@ def iter_chunks(
     A chunk never splits the rows of one venue message (same ``seq``); trades go with the chunk whose
     seq range holds them; trades after the last delta go with the last chunk.
     """
-    d = deltas.collect() if isinstance(deltas, pl.LazyFrame) else deltas
-    t = trades.collect() if isinstance(trades, pl.LazyFrame) else trades
-    d_seq = d["seq"].to_numpy()
-    t_seq = t["seq"].to_numpy()
-    n = d.height
+    # only the seq columns are materialised up front (8 bytes a row); rows are read chunk by chunk
+    d_seq = (deltas.select("seq").collect() if isinstance(deltas, pl.LazyFrame) else deltas.select("seq"))[
+        "seq"
+    ]
+    t_seq = (trades.select("seq").collect() if isinstance(trades, pl.LazyFrame) else trades.select("seq"))[
+        "seq"
+    ]
+    d_np = d_seq.to_numpy()
+    t_np = t_seq.to_numpy()
+
+    def take(frame: pl.DataFrame | pl.LazyFrame, off: int, length: int) -> pl.DataFrame:
+        part = frame.slice(off, length)
+        return part.collect() if isinstance(part, pl.LazyFrame) else part
+
+    n = d_np.shape[0]
+    if n == 0:
+        yield take(deltas, 0, 0), take(trades, 0, t_np.shape[0]), True
+        return
     off = 0
     t_off = 0
-    if n == 0:
-        yield d, t, True
-        return
     while off < n:
         end = min(off + chunk_events, n)
-        end = int(np.searchsorted(d_seq, d_seq[end - 1], side="right"))
+        end = int(np.searchsorted(d_np, d_np[end - 1], side="right"))
         final = end >= n
-        t_end = t.height if final else int(np.searchsorted(t_seq, d_seq[end - 1], side="right"))
-        yield d.slice(off, end - off), t.slice(t_off, t_end - t_off), final
+        t_end = t_np.shape[0] if final else int(np.searchsorted(t_np, d_np[end - 1], side="right"))
+        yield take(deltas, off, end - off), take(trades, t_off, t_end - t_off), final
         off = end
         t_off = t_end
 
@@ -536,7 +559,7 @@ def run_backtest(
     detailed fills frame with markouts and regimes, and a summary dict). ``chunks`` (an iterable of
     ``(deltas, trades, is_last)``) overrides the splitting of the two tables, e.g. to stream from disk.
     """
-    eng = BacktestEngine(instrument, config, predictions=predictions, script=script)
+    eng = BacktestEngine(instrument, config, predictions=predictions, script=script, regimes=regimes)
     parts = chunks if chunks is not None else iter_chunks(deltas, trades, config.chunk_events)
     for d, t, final in parts:
         eng.feed(d, t, final=final)

@@ -239,3 +239,27 @@ def test_config_and_data_errors() -> None:
     eng.feed(deltas, trades)
     with pytest.raises(DataFormatError, match="seq"):
         eng.feed(deltas, trades)
+
+
+def test_feed_latency_conditioned_on_regime_and_lazy_input() -> None:
+    deltas, trades = random_stream(2_000, seed=9)
+    ts = deltas["ts_event"].to_numpy()
+    cut = int(ts[1_000])
+    regimes = validate(
+        pl.DataFrame({"ts_event": [int(ts[0]), cut], "seq": [1, 2], "regime": np.array([0, 1], np.int16)}),
+        REGIMES,
+    )
+    cfg = _mm_config(
+        execution={"latency": {"feed_ns": 0}},
+        feed_latency_distribution={"median_ns": 1_000, "sigma": 0.0, "regime_multipliers": [1.0, 50.0]},
+    )
+    eng = BacktestEngine(INST, cfg, regimes=regimes)
+    ev = eng.prepare(deltas, trades)
+    delay = ev.local - ev.ts
+    calm = ev.ts < cut
+    # as-of regime: 1 us in regime 0, 50 us from the cut on (the running max keeps the feed in order)
+    assert (delay[calm] == 1_000).all()
+    assert (delay[~calm] >= 50_000 - 1_000).all() and int(delay[~calm].max()) == 50_000
+    eager = run_backtest(deltas, trades, instrument=INST, config=_mm_config(chunk_events=500))
+    lazy = run_backtest(deltas.lazy(), trades.lazy(), instrument=INST, config=_mm_config(chunk_events=500))
+    assert eager.fills.equals(lazy.fills) and eager.summary["chunks"] == lazy.summary["chunks"] > 3
