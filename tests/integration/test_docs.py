@@ -1,0 +1,126 @@
+"""The documentation site: generated tables match the code, every ``python`` example runs, mkdocs builds.
+
+Generated sections in the Markdown pages are delimited by HTML comments::
+
+    <!-- BEGIN GENERATED: schema book_deltas -->
+    ...exact text produced by the code...
+    <!-- END GENERATED: schema book_deltas -->
+
+``python tests/integration/test_docs.py`` rewrites those sections from the code (run it after changing a
+schema or FEATURE_DOCS); the tests below fail whenever a page and the code disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+PAGES = sorted([*DOCS.glob("*.md"), *DOCS.glob("stages/*.md")])
+
+_SECTION = re.compile(
+    r"<!-- BEGIN GENERATED: (?P<key>[^>]+?) -->\n(?P<body>.*?)\n<!-- END GENERATED: (?P=key) -->",
+    re.S,
+)
+_FENCE = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```[ \t]*$", re.S | re.M)
+
+
+def generated_sections() -> dict[str, tuple[Path, Callable[[], str]]]:
+    """Every generated section: key -> (page, function producing its text from the code)."""
+    from orderflow.core import schema
+    from orderflow.features.docs import docs_markdown
+
+    out: dict[str, tuple[Path, Callable[[], str]]] = {}
+    for name, sch in schema.SCHEMAS.items():
+        out[f"schema {name}"] = (DOCS / "schemas.md", sch.doc_table)
+    out["schema book_snapshots_2"] = (DOCS / "schemas.md", schema.book_snapshots(2).doc_table)
+    out["features FEATURE_DOCS"] = (DOCS / "stages" / "features.md", docs_markdown)
+    return out
+
+
+def page_sections(page: Path) -> dict[str, str]:
+    return {m["key"]: m["body"] for m in _SECTION.finditer(page.read_text())}
+
+
+def regenerate() -> None:
+    """Rewrite every generated section of the pages from the code."""
+    for key, (page, make) in generated_sections().items():
+        text = page.read_text()
+        begin, end = f"<!-- BEGIN GENERATED: {key} -->", f"<!-- END GENERATED: {key} -->"
+        if begin not in text:
+            raise SystemExit(f"{page}: no section '{key}' (add the BEGIN/END markers)")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        page.write_text(f"{head}{begin}\n{make()}\n{end}{tail}")
+
+
+def python_blocks() -> list[tuple[str, str]]:
+    blocks = []
+    for page in PAGES:
+        for i, m in enumerate(_FENCE.finditer(page.read_text())):
+            blocks.append((f"{page.relative_to(DOCS)}#{i + 1}", m["code"]))
+    return blocks
+
+
+def test_every_nav_page_exists() -> None:
+    nav = re.findall(r":\s*([\w/-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M)
+    assert nav, "no pages in mkdocs.yml nav"
+    missing = [p for p in nav if not (DOCS / p).is_file()]
+    assert not missing, f"pages in the mkdocs nav but not in docs/: {missing}"
+
+
+@pytest.mark.parametrize("key", sorted(generated_sections()))
+def test_generated_section_matches_code(key: str) -> None:
+    page, make = generated_sections()[key]
+    sections = page_sections(page)
+    assert key in sections, f"{page.name}: generated section '{key}' is missing"
+    assert sections[key] == make(), (
+        f"{page.name}: section '{key}' differs from the code; run `python tests/integration/test_docs.py`"
+    )
+
+
+def test_every_schema_is_documented() -> None:
+    from orderflow.core import schema
+
+    text = (DOCS / "schemas.md").read_text()
+    for name in schema.SCHEMAS:
+        assert f"BEGIN GENERATED: schema {name} -->" in text, name
+
+
+def test_pages_have_python_examples() -> None:
+    # a guard for the extractor itself: the pages are known to hold runnable examples
+    assert len(python_blocks()) >= 8
+
+
+@pytest.mark.parametrize("where,code", python_blocks(), ids=[w for w, _ in python_blocks()])
+def test_python_example_runs(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    exec(compile(code, f"docs/{where}", "exec"), namespace)  # noqa: S102 - the docs' own examples
+
+
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs", reason="mkdocs is installed by `make docs` only")
+    exe = shutil.which("mkdocs", path=os.path.dirname(sys.executable)) or shutil.which("mkdocs")
+    cmd = [exe] if exe else [sys.executable, "-m", "mkdocs"]
+    res = subprocess.run(
+        [*cmd, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
+if __name__ == "__main__":
+    regenerate()
