@@ -36,13 +36,25 @@ from orderflow.core.schema import Schema, schema_for, validate
 COMPRESSION: Final = "zstd"
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _mkstemp(path: Path) -> str:
+    """A temp file beside ``path`` with the permissions a plain ``open()`` would give (mkstemp uses 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    os.close(fd)
+    return tmp
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file + fsync + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _mkstemp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -65,8 +77,7 @@ def write_parquet(df: pl.DataFrame, path: str | Path) -> None:
     """Write one Parquet file atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _mkstemp(path)
     try:
         df.write_parquet(tmp, compression=COMPRESSION, statistics=True)
         os.replace(tmp, path)
@@ -104,9 +115,7 @@ class PartWriter:
         self.validate_values = validate_values
         self.rows = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = Path(_mkstemp(path))
         self._writer: pq.ParquetWriter | None = None
         self._arrow_schema: pa.Schema | None = None
 

@@ -192,7 +192,11 @@ def task_ingest(stage_dir: str, cfg_json: str, part: Partition) -> dict[str, Any
         ds.write("trades", dp.trades, part.instrument, part.date)
         ds.write("qc", dp.qc, part.instrument, part.date)
         inst = res.instruments[part.instrument]
-        summary = {"events": int(dp.book_deltas["seq"].n_unique()), "trades": dp.trades.height, "source": dp.source}
+        summary = {
+            "events": int(dp.book_deltas["seq"].n_unique()),
+            "trades": dp.trades.height,
+            "source": dp.source,
+        }
     else:
         src = Dataset(part.source[0])
         for table in ("book_deltas", "trades", "status", "qc", "sim_regimes", "sim_artifacts"):
@@ -208,38 +212,22 @@ def task_book(stage_dir: str, ingest_dir: str, cfg_json: str, part: Partition) -
     sd = Path(stage_dir)
     if (s := _done(sd, part)) is not None:
         return s
-    from orderflow.book.engine import L2Book
+    from orderflow.book.engine import reconstruct_dataset
 
     cfg = PipelineConfig.model_validate_json(cfg_json)
-    src = Dataset(ingest_dir)
-    deltas = src.read("book_deltas", part.instrument, part.date)
-    trades = (
-        src.read("trades", part.instrument, part.date)
-        if src.has("trades", part.instrument, part.date)
-        else None
+    st = reconstruct_dataset(
+        Dataset(ingest_dir),
+        part.instrument,
+        part.date,
+        depth=cfg.book.depth,
+        chunk_rows=1_000_000,
+        out=Dataset(sd),
     )
-    book = L2Book(depth=cfg.book.depth)
-    chunk = 1_000_000
-    ds = Dataset(sd)
-    with ds.writer("book_snapshots", part.instrument, part.date) as w:
-        seqs = deltas["seq"].to_numpy()
-        start = 0
-        while start < deltas.height:
-            end = min(start + chunk, deltas.height)
-            while end < deltas.height and seqs[end] == seqs[end - 1]:  # never split one event
-                end += 1
-            d = deltas.slice(start, end - start)
-            t = None
-            if trades is not None:
-                t = trades.filter(pl.col("seq").is_between(int(seqs[start]), int(seqs[end - 1])))
-            w.write(book.process(d, t))
-            start = end
-    st = book.stats
     return _finish(
         sd,
         part,
         {
-            "snapshots": w.rows,
+            "snapshots": st.snapshots,
             "events": st.events,
             "crossed_events": st.crossed_events,
             "negative_clamps": st.negative_clamps,
