@@ -25,7 +25,7 @@ def test_bench_backtest_replay(every_event: bool) -> None:
     print(
         f"\nbacktest replay ({'every event' if every_event else 'timer 100 ms'}): "
         f"{r['events']} events in {r['seconds']} s = {r['events_per_s']} events/s, "
-        f"peak RSS {int(r['peak_rss_bytes']) / 2**20:.0f} MiB, {r['strategy_calls']} strategy calls"
+        f"({r['events_per_cpu_s']} events per CPU-second), peak RSS {int(r['peak_rss_bytes']) / 2**20:.0f} MiB, {r['strategy_calls']} strategy calls"
     )  # type: ignore[call-overload]
 
 

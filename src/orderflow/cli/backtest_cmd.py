@@ -16,12 +16,12 @@ from orderflow.cli._common import Groups, console, print_json
 
 BACKTEST_HELP = """Replay a canonical dataset partition through the execution-aware backtest.
 
-PATH is either a TOML file with a [backtest] section (BacktestConfig) and a [data] section, or a
+PATH is either a TOML file with a \\[backtest] section (BacktestConfig) and a \\[data] section, or a
 dataset directory (then pick the partition with --instrument/--date and the strategy with options).
 
 Example TOML:
 
-  [data]
+  \\[data]
   dataset = "data/"            # canonical dataset (book_deltas/, trades/, instruments.json)
   instrument = "AMZN"
   date = "2012-06-21"
@@ -29,7 +29,7 @@ Example TOML:
   regimes = "regimes.parquet"   # optional REGIMES table (per-regime metrics)
   out = "runs/bt-amzn"
 
-  [backtest]
+  \\[backtest]
   wake_interval_ns = 100000000
   strategy = { name = "market_maker", params = { half_spread_ticks = 1, skew_ticks = 0.5 } }
   execution = { queue = "probabilistic", latency = { feed_ns = 20000, submit_ns = 50000 } }
@@ -129,7 +129,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
 
     @app.command("backtest", help=BACKTEST_HELP)
     def backtest(
-        path: Path = typer.Argument(..., help="TOML config ([data] + [backtest]) or a dataset directory."),
+        path: Path = typer.Argument(
+            ..., help="TOML config (\\[data] + \\[backtest]) or a dataset directory."
+        ),
         instrument: str | None = typer.Option(None, help="Instrument (dataset mode; default: the first)."),
         date: str | None = typer.Option(
             None, help="Trading date YYYY-MM-DD (dataset mode; default: the first)."
@@ -141,7 +143,7 @@ def register(app: typer.Typer, groups: Groups) -> None:
             "probabilistic", help="Queue model (dataset mode): conservative, probabilistic, fifo."
         ),
         config_file: Path | None = typer.Option(
-            None, "--config", help="TOML with a [backtest] section (dataset mode)."
+            None, "--config", help="TOML with a \\[backtest] section (dataset mode)."
         ),
         predictions: str | None = typer.Option(None, help="PREDICTIONS Parquet (quantile_taker)."),
         regimes: str | None = typer.Option(None, help="REGIMES Parquet (per-regime metrics)."),
