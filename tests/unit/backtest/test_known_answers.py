@@ -252,3 +252,48 @@ def test_post_only_fok_and_modify() -> None:
     assert order(res, 2) == (0, 4)
     assert fills(res) == [(3, 400, c(9999), 2, True)]
     assert res.orders.filter(res.orders["order_id"] == 3)["size"].item() == 2
+
+
+def test_quantile_taker_asymmetric_thresholds_with_hysteresis() -> None:
+    import polars as pl
+
+    from orderflow.core.schema import PREDICTIONS, validate
+
+    deltas = [(1_000, 1, BID, SET, c(9999), 100), (2_000, 2, ASK, SET, c(10001), 100)]
+    deltas += [(1_000 * s, s, BID, ADD, c(9998), 1) for s in range(3, 12)]
+    # (seq, q_05, q_95): long needs q_05 > 1.0 and exits below 0.2; short needs q_95 < -2.0, exits above -0.5
+    preds = [(3, 0.5, 3.0), (4, 1.5, 3.0), (5, 0.3, 2.0), (6, 0.1, 2.0), (7, -5.0, -1.5), (8, -5.0, -2.5),
+             (9, -5.0, -0.7), (10, -5.0, -0.3)]  # fmt: skip
+    p = validate(
+        pl.DataFrame(
+            {
+                "ts_event": [1_000 * s for s, _, _ in preds],
+                "seq": [s for s, _, _ in preds],
+                "fold": [0] * len(preds),
+                "q_05": [lo for _, lo, _ in preds],
+                "q_95": [hi for _, _, hi in preds],
+            },
+            schema_overrides={"fold": pl.Int32},
+        ),
+        PREDICTIONS,
+    )
+    params = {"long_entry": 1.0, "long_exit": 0.2, "short_entry": 2.0, "short_exit": 0.5, "max_position": 1.0,
+              "order_size": 2.0}  # fmt: skip
+    config = BacktestConfig(
+        strategy=StrategyConfig(name="quantile_taker", params=params),
+        wake_interval_ns=0,
+        every_event=True,
+        flatten_at_end=False,
+        markout_horizons_ns=(500,),
+    )
+    d, t = make_frames(deltas, [])
+    res = run_backtest(d, t, instrument=INST, config=config, predictions=p)
+    got = [(r["ts_exchange"], r["side"], r["price"], r["size"]) for r in res.fills.iter_rows(named=True)]
+    assert got == [
+        (4_000, 1, c(10001), 1),
+        (6_000, -1, c(9999), 1),
+        (8_000, -1, c(9999), 1),
+        (10_000, 1, c(10001), 1),
+    ]
+    # markout 500 ns later: the mid never moves (100.00), so each fill lost half the spread
+    assert res.fills_detail["markout_bps_500ns"].to_list() == pytest.approx([-1.0] * 4, abs=1e-9)
