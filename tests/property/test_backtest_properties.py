@@ -130,3 +130,31 @@ def test_conservation_and_lifecycle(session) -> None:  # type: ignore[no-untyped
         np.isnan(mid), 0.0, f["side"].to_numpy() * (mid - f["price"].to_numpy() * 1e-9) * f["size"].to_numpy()
     )
     assert res.summary["spread_capture"] == pytest.approx(sc.sum(), rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sessions())
+def test_passive_fills_never_exceed_the_flow_that_could_fill_them(session) -> None:  # type: ignore[no-untyped-def]
+    """Per venue message, our passive fills are bounded by the aggressive volume printed (trades or
+    executions) plus the new liquidity that crossed us: no volume is handed out twice."""
+    seed, n_events, script, cfg, executes = session
+    deltas, trades = random_stream(n_events, seed=seed, executes=executes)
+    res = run_backtest(
+        deltas, trades, instrument=Instrument(symbol="P", tick_size="0.01"), config=cfg, script=script
+    )
+    maker = (
+        res.fills.filter(pl.col("maker")).group_by("ts_exchange").agg(pl.col("size").sum().alias("filled"))
+    )
+    if maker.height == 0:
+        return
+    flow = pl.concat(
+        [
+            trades.select(pl.col("ts_event").alias("ts_exchange"), pl.col("size")),
+            deltas.filter(pl.col("action").is_in([1, 3, 4])).select(
+                pl.col("ts_event").alias("ts_exchange"), "size"
+            ),
+        ]
+    )
+    bound = flow.group_by("ts_exchange").agg(pl.col("size").sum().alias("bound"))
+    joined = maker.join(bound, on="ts_exchange", how="left").with_columns(pl.col("bound").fill_null(0))
+    assert (joined["filled"] <= joined["bound"]).all(), joined.filter(pl.col("filled") > pl.col("bound"))
