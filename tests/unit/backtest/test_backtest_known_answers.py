@@ -297,3 +297,33 @@ def test_quantile_taker_asymmetric_thresholds_with_hysteresis() -> None:
     ]
     # markout 500 ns later: the mid never moves (100.00), so each fill lost half the spread
     assert res.fills_detail["markout_bps_500ns"].to_list() == pytest.approx([-1.0] * 4, abs=1e-9)
+
+
+def test_risk_limits_reject_before_sending() -> None:
+    deltas = [*BOOK, (5_000_000_000, 7, BID, ADD, c(9998), 1)]
+    script = [
+        (100, SUBMIT, BID, LIMIT, GTC, c(9990), 1, 0),
+        (200, SUBMIT, BID, LIMIT, GTC, c(9990), 1, 0),
+        (300, SUBMIT, BID, LIMIT, GTC, c(9990), 1, 0),  # 3rd order within one second: rate limit
+        (1_000_000_200, SUBMIT, BID, LIMIT, GTC, c(9990), 1, 0),  # one second after the 2nd: allowed
+        (2_000_000_000, SUBMIT, ASK, LIMIT, GTC, c(10010), 3, 0),  # worst case 3 x 100.00 = 300 > 250
+        (2_000_000_000, SUBMIT, BID, LIMIT, GTC, c(9990), 3, 0),  # worst case 3 open + 3 = 6 > max_position 5
+    ]
+    config = cfg().model_copy(
+        update={
+            "limits": cfg().limits.model_copy(
+                update={"max_orders_per_s": 2, "max_notional": 600.0, "max_position": 5}
+            )
+        }
+    )
+    res = run(deltas, [], script, config)
+    st = dict(zip(res.orders["order_id"].to_list(), res.orders["status"].to_list(), strict=True))
+    assert st == {1: 0, 2: 0, 3: 3, 4: 0, 5: 0, 6: 3}
+    assert res.summary["rejected_rate_limit"] == 1 and res.summary["rejected_position_limit"] == 1
+    tight = config.model_copy(update={"limits": config.limits.model_copy(update={"max_notional": 250.0})})
+    res = run(deltas, [], script, tight)
+    st = dict(zip(res.orders["order_id"].to_list(), res.orders["status"].to_list(), strict=True))
+    # checks run position -> notional -> rate: a 3rd bid (worst case long 3 = 300.00 at the mid > 250)
+    # is refused for notional, at t=300 (order 3) and later (order 4); so are 5 (short 3) and 6 (long 5)
+    assert st == {1: 0, 2: 0, 3: 3, 4: 3, 5: 3, 6: 3}
+    assert res.summary["rejected_notional_limit"] == 4 and res.summary["rejected_rate_limit"] == 0
