@@ -399,6 +399,9 @@ def _qc_rows(rows: list[tuple[int, int, str, str, str, str, str]]) -> pl.DataFra
 class _Reader:
     """Streaming state: locate map, order table, one L3 book per stock, collected outputs."""
 
+    initial_orders = 1 << 16
+    """Initial slots of the live-order table (doubles when half full)."""
+
     def __init__(self, path: str, date: dt.date, symbols: set[str] | None, strict: bool) -> None:
         self.path = path
         self.date = date
@@ -407,7 +410,7 @@ class _Reader:
         self.strict = strict
         self.wanted = np.zeros(65536, dtype=np.bool_)
         self.loc_sym: dict[int, str] = {}
-        self.tab = np.full((1 << 16, 4), K.EMPTY, dtype=np.int64)
+        self.tab = np.full((self.initial_orders, 4), K.EMPTY, dtype=np.int64)
         self.counts = np.zeros(4, dtype=np.int64)
         self.books: dict[int, L3Book] = {}
         self.deltas: dict[int, list[dict[str, np.ndarray]]] = {}

@@ -1,0 +1,347 @@
+"""ITCH 5.0 order messages -> BOOK_DELTAS / TRADES / STATUS / QC, against a hand-worked session.
+
+Messages are packed by hand with struct from the spec's layouts (big-endian, 6-byte ns
+timestamps, Price(4) = u32 x 1e-4, alphas space-padded).
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orderflow.ingest import _itch_kernels as K
+from orderflow.ingest import itch as itch_mod
+from orderflow.ingest.itch import read_itch
+
+MID = 1548824400 * 10**9  # 2019-01-30 00:00 America/New_York in UTC ns
+E9 = 10**9
+
+
+def hdr(t: str, loc: int, ts: int) -> bytes:
+    return t.encode() + struct.pack(">HH", loc, 0) + ts.to_bytes(6, "big")
+
+
+def alpha(s: str, n: int) -> bytes:
+    return s.encode().ljust(n, b" ")
+
+
+def frame(body: bytes) -> bytes:
+    return struct.pack(">H", len(body)) + body
+
+
+def px4(dollars: str) -> int:
+    """Price(4) raw value of a decimal string (exact)."""
+    whole, _, frac = dollars.partition(".")
+    return int(whole) * 10_000 + int(frac.ljust(4, "0"))
+
+
+def R(loc: int, sym: str, ts: int) -> bytes:
+    return hdr("R", loc, ts) + alpha(sym, 8) + b"Q " + struct.pack(">I", 100) + b"NCZ PN 1N" + bytes(4) + b"N"
+
+
+def A(loc: int, ts: int, ref: int, side: str, sh: int, sym: str, px: str) -> bytes:
+    return (
+        hdr("A", loc, ts)
+        + struct.pack(">Q", ref)
+        + side.encode()
+        + struct.pack(">I", sh)
+        + alpha(sym, 8)
+        + struct.pack(">I", px4(px))
+    )
+
+
+def F(loc: int, ts: int, ref: int, side: str, sh: int, sym: str, px: str, mpid: str) -> bytes:
+    return A(loc, ts, ref, side, sh, sym, px).replace(b"A", b"F", 1) + alpha(mpid, 4)
+
+
+def E(loc: int, ts: int, ref: int, sh: int, match: int) -> bytes:
+    return hdr("E", loc, ts) + struct.pack(">QIQ", ref, sh, match)
+
+
+def C(loc: int, ts: int, ref: int, sh: int, match: int, printable: str, px: str) -> bytes:
+    return (
+        hdr("C", loc, ts)
+        + struct.pack(">QIQ", ref, sh, match)
+        + printable.encode()
+        + struct.pack(">I", px4(px))
+    )
+
+
+def X(loc: int, ts: int, ref: int, sh: int) -> bytes:
+    return hdr("X", loc, ts) + struct.pack(">QI", ref, sh)
+
+
+def D(loc: int, ts: int, ref: int) -> bytes:
+    return hdr("D", loc, ts) + struct.pack(">Q", ref)
+
+
+def U(loc: int, ts: int, old: int, new: int, sh: int, px: str) -> bytes:
+    return hdr("U", loc, ts) + struct.pack(">QQII", old, new, sh, px4(px))
+
+
+def P(loc: int, ts: int, sh: int, sym: str, px: str, match: int) -> bytes:
+    return (
+        hdr("P", loc, ts)
+        + struct.pack(">Q", 0)
+        + b"B"
+        + struct.pack(">I", sh)
+        + alpha(sym, 8)
+        + struct.pack(">IQ", px4(px), match)
+    )
+
+
+def Q(loc: int, ts: int, sh: int, sym: str, px: str, match: int) -> bytes:
+    return (
+        hdr("Q", loc, ts) + struct.pack(">Q", sh) + alpha(sym, 8) + struct.pack(">IQ", px4(px), match) + b"O"
+    )
+
+
+T0 = 34_200_000_000_000  # 09:30 in ns after midnight
+
+SESSION = [
+    hdr("S", 0, T0 - 5) + b"O",  # 0
+    R(5, "ZVZZT", T0 - 4),  # 1
+    R(6, "ZXZZT", T0 - 3),  # 2
+    A(5, T0 + 1, 1, "B", 100, "ZVZZT", "10.00"),  # 3
+    A(5, T0 + 2, 2, "B", 200, "ZVZZT", "9.99"),  # 4
+    F(5, T0 + 3, 3, "S", 150, "ZVZZT", "10.02", "GSCO"),  # 5
+    A(5, T0 + 4, 4, "S", 50, "ZVZZT", "10.01"),  # 6
+    A(6, T0 + 5, 10, "B", 300, "ZXZZT", "20.00"),  # 7
+    E(5, T0 + 6, 4, 20, 1001),  # 8
+    C(5, T0 + 7, 1, 30, 1002, "Y", "10.005"),  # 9
+    C(5, T0 + 8, 2, 50, 1003, "N", "9.99"),  # 10
+    X(5, T0 + 9, 3, 50),  # 11
+    D(5, T0 + 10, 4),  # 12
+    U(5, T0 + 11, 2, 5, 120, "9.98"),  # 13
+    P(5, T0 + 12, 40, "ZVZZT", "10.01", 1004),  # 14
+    Q(5, T0 + 13, 1000, "ZVZZT", "10.00", 1005),  # 15
+    hdr("B", 5, T0 + 14) + struct.pack(">Q", 1002),  # 16
+    hdr("I", 5, T0 + 15)
+    + struct.pack(">QQ", 500, 100)
+    + b"S"
+    + alpha("ZVZZT", 8)
+    + struct.pack(">III", 100000, 100100, 100050)
+    + b"C ",  # 17
+    E(5, T0 + 16, 1, 70, 1006),  # 18
+    E(5, T0 + 17, 999, 10, 1007),  # 19: unknown order
+    Q(5, T0 + 18, 0, "ZVZZT", "10.00", 0),  # 20: cross of 0 shares
+    hdr("H", 5, T0 + 19) + alpha("ZVZZT", 8) + b"H " + b"LUDP",  # 21
+    hdr("S", 0, T0 + 20) + b"C",  # 22
+]
+DATA = b"".join(frame(m) for m in SESSION)
+
+P10 = 10 * E9
+# hand-worked BOOK_DELTAS rows of ZVZZT: (seq, side, action, price, size, order_id, flags)
+EXPECTED_DELTAS = [
+    (3, 1, 1, P10, 100, 1, 128),
+    (4, 1, 1, 9_990_000_000, 200, 2, 128),
+    (5, -1, 1, 10_020_000_000, 150, 3, 128),
+    (6, -1, 1, 10_010_000_000, 50, 4, 128),
+    (8, -1, 3, 10_010_000_000, 20, 4, 128),  # E: execute the resting ask
+    (9, 1, 3, P10, 30, 1, 128),  # C printable
+    (10, 1, 3, 9_990_000_000, 50, 2, 128),  # C non-printable: still reduces the book
+    (11, -1, 2, 10_020_000_000, 50, 3, 128),  # X partial cancel
+    (12, -1, 2, 10_010_000_000, 30, 4, 128),  # D: the remaining 30
+    (13, 1, 2, 9_990_000_000, 150, 2, 0),  # U: old ref leaves ...
+    (13, 1, 1, 9_980_000_000, 120, 5, 128),  # ... new ref joins at the new price, same side
+    (18, 1, 3, P10, 70, 1, 128),
+]
+# hand-worked book (price -> size per side) after selected messages
+EXPECTED_BOOKS = {
+    6: ({P10: 100, 9_990_000_000: 200}, {10_010_000_000: 50, 10_020_000_000: 150}),
+    10: ({P10: 70, 9_990_000_000: 150}, {10_010_000_000: 30, 10_020_000_000: 150}),
+    12: ({P10: 70, 9_990_000_000: 150}, {10_020_000_000: 100}),
+    13: ({P10: 70, 9_980_000_000: 120}, {10_020_000_000: 100}),
+    22: ({9_980_000_000: 120}, {10_020_000_000: 100}),
+}
+# (seq, price, size, aggressor, kind, trade_id, order_id)
+EXPECTED_TRADES = [
+    (8, 10_010_000_000, 20, 1, 0, 1001, 4),  # sell order executed: buyer-initiated
+    (9, 10_005_000_000, 30, -1, 0, 1002, 1),  # at the execution price, not the order's
+    (14, 10_010_000_000, 40, 0, 1, 1004, 0),  # hidden
+    (15, P10, 1000, 0, 2, 1005, 0),  # cross
+    (18, P10, 70, -1, 0, 1006, 1),
+]
+
+
+def _write(tmp_path: Path, data: bytes = DATA) -> Path:
+    p = tmp_path / "session.itch"
+    p.write_bytes(data)
+    return p
+
+
+def _books_from_deltas(rows: list[tuple[int, ...]]) -> dict[int, tuple[dict[int, int], dict[int, int]]]:
+    """Independent replay: level sizes after each seq (ADD +, REDUCE/EXECUTE -)."""
+    bid: dict[int, int] = {}
+    ask: dict[int, int] = {}
+    out = {}
+    for seq, side, action, price, size, _oid, _fl in rows:
+        book = bid if side == 1 else ask
+        book[price] = book.get(price, 0) + (size if action == 1 else -size)
+        if book[price] == 0:
+            del book[price]
+        out[seq] = (dict(bid), dict(ask))
+    return out
+
+
+def test_hand_worked_session(tmp_path: Path) -> None:
+    res = read_itch(_write(tmp_path), date="2019-01-30")
+    d = res.deltas["ZVZZT"]
+    rows = d.select("seq", "side", "action", "price", "size", "order_id", "flags").rows()
+    assert rows == EXPECTED_DELTAS
+    assert (d["ts_event"] == d["ts_recv"]).all()
+    assert d["ts_event"][0] == MID + T0 + 1
+    books = _books_from_deltas(rows)
+    for seq, want in EXPECTED_BOOKS.items():
+        got = books[max(s for s in books if s <= seq)]
+        assert got == want, seq
+    t = res.trades["ZVZZT"]
+    assert (
+        t.select("seq", "price", "size", "aggressor", "kind", "trade_id", "order_id").rows()
+        == EXPECTED_TRADES
+    )
+    assert t["ts_event"].to_list() == [MID + T0 + k for k in (6, 7, 12, 13, 16)]
+    # the other stock is routed to its own book
+    z = res.deltas["ZXZZT"]
+    assert z.select("seq", "side", "action", "price", "size", "order_id").rows() == [
+        (7, 1, 1, 20 * E9, 300, 10)
+    ]
+    assert res.trades["ZXZZT"].height == 0
+    # STATUS: market-wide S in both stocks, H only in its stock
+    st = res.status["ZVZZT"]
+    assert st.select("seq", "status", "detail").rows() == [
+        (0, 7, "S:O"),
+        (21, 1, "H:H reason=LUDP"),
+        (22, 7, "S:C"),
+    ]
+    assert res.status["ZXZZT"]["seq"].to_list() == [0, 22]
+    # QC: broken trade, unknown order reference
+    qc = res.qc["ZVZZT"]
+    assert qc.select("seq", "rule", "action").rows() == [
+        (16, "itch_broken_trade", "mark"),
+        (19, "itch_unknown_order", "quarantine"),
+    ]
+    assert "1002" in qc["detail"][0] and "999" in qc["detail"][1]
+    # NOII and the rest of the reference messages are kept as frames
+    i = res.messages["I"].row(0, named=True)
+    assert (i["paired_shares"], i["imbalance_shares"], i["imbalance_direction"]) == (500, 100, "S")
+    assert i["near_price"] == 10_010_000_000
+    assert not set(res.messages) & set("AFECXDUPQ")  # order messages feed the book, not frames
+    st_ = res.stats
+    assert st_["messages"] == len(SESSION)
+    assert st_["messages_by_type"]["A"] == 4 and st_["messages_by_type"]["F"] == 1
+    assert st_["zero_share_crosses"] == 1
+    assert st_["unknown_order_refs"] == 1
+    assert st_["book"]["crossed_events"] == 0
+
+
+def test_open_orders_count(tmp_path: Path) -> None:
+    res = read_itch(_write(tmp_path), date="2019-01-30")
+    # resting after the session: ref 3 (ask 100), ref 5 (bid 120), ref 10 (ZXZZT)
+    assert res.stats["open_orders"] == 3
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 37, 64, 333])
+def test_chunk_boundaries_identical(tmp_path: Path, chunk: int) -> None:
+    p = _write(tmp_path)
+    full = read_itch(p, date="2019-01-30")
+    res = read_itch(p, date="2019-01-30", chunk_bytes=chunk)
+    for sym in full.instruments:
+        assert res.deltas[sym].equals(full.deltas[sym])
+        assert res.trades[sym].equals(full.trades[sym])
+        assert res.status[sym].equals(full.status[sym])
+        assert res.qc[sym].equals(full.qc[sym])
+    assert res.stats == full.stats
+
+
+def test_symbol_filter(tmp_path: Path) -> None:
+    p = _write(tmp_path)
+    full = read_itch(p, date="2019-01-30")
+    only = read_itch(p, date="2019-01-30", symbols=["ZXZZT"], chunk_bytes=16)
+    assert set(only.deltas) == {"ZXZZT"}
+    assert only.deltas["ZXZZT"].equals(full.deltas["ZXZZT"])
+    assert only.stats["kept_messages"] == 2 + 1 + 1  # S x2, the ZXZZT R, the ZXZZT add
+
+
+def _random_stream(rng: np.random.Generator, n: int) -> tuple[bytes, dict[int, tuple[int, int, int]]]:
+    """Random adds/executes/cancels/deletes/replaces and the independent final order map."""
+    msgs = [R(7, "RND", 1)]
+    live: dict[int, tuple[int, int, int]] = {}  # ref -> (side, price raw, remaining)
+    next_ref = 1
+    for k in range(n):
+        ts = 2 + k
+        op = rng.integers(0, 5) if live else 0
+        if op == 0:
+            side = "B" if rng.integers(0, 2) else "S"
+            pxr = int(rng.integers(9900, 10100))
+            sh = int(rng.integers(1, 500))
+            ref = next_ref * 7919  # spread-out refs
+            next_ref += 1
+            msgs.append(A(7, ts, ref, side, sh, "RND", f"{pxr // 10000}.{pxr % 10000:04d}"))
+            live[ref] = (1 if side == "B" else -1, pxr, sh)
+            continue
+        ref = list(live)[int(rng.integers(0, len(live)))]
+        s, pxr, rem = live[ref]
+        if op == 1:
+            q = int(rng.integers(1, rem + 1))
+            msgs.append(E(7, ts, ref, q, k))
+        elif op == 2:
+            q = int(rng.integers(1, rem + 1))
+            msgs.append(X(7, ts, ref, q))
+        elif op == 3:
+            msgs.append(D(7, ts, ref))
+            del live[ref]
+            continue
+        else:
+            new = next_ref * 7919
+            next_ref += 1
+            npx = int(rng.integers(9900, 10100))
+            sh = int(rng.integers(1, 500))
+            msgs.append(U(7, ts, ref, new, sh, f"{npx // 10000}.{npx % 10000:04d}"))
+            del live[ref]
+            live[new] = (s, npx, sh)
+            continue
+        if rem - q == 0:
+            del live[ref]
+        else:
+            live[ref] = (s, pxr, rem - q)
+    return b"".join(frame(m) for m in msgs), live
+
+
+def test_random_stream_matches_naive_order_map(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a tiny initial order table forces growth and exercises deletion in long probe chains
+    monkeypatch.setattr(itch_mod._Reader, "initial_orders", 4)
+    data, live = _random_stream(rng, 3000)
+    res = read_itch(_write(tmp_path, data), date="2019-01-30", chunk_bytes=997)
+    rows = res.deltas["RND"].select("seq", "side", "action", "price", "size", "order_id", "flags").rows()
+    books = _books_from_deltas(rows)
+    bid, ask = books[max(books)]
+    want_bid: dict[int, int] = {}
+    want_ask: dict[int, int] = {}
+    for s, pxr, rem in live.values():
+        b = want_bid if s == 1 else want_ask
+        b[pxr * 100_000] = b.get(pxr * 100_000, 0) + rem
+    assert bid == want_bid and ask == want_ask
+    assert res.stats["open_orders"] == len(live)
+    assert res.stats["unknown_order_refs"] == 0
+    assert res.stats["book"]["unknown_order_refs"] == 0
+
+
+def test_order_kernel_twin_agrees() -> None:
+    buf = np.frombuffer(DATA, dtype=np.uint8)
+    fr = itch_mod.scan_frames(buf)
+    n = len(fr.offsets)
+    outs = []
+    for fn in (K.order_events, K.order_events.py_func):
+        tab = np.full((64, 4), K.EMPTY, dtype=np.int64)
+        counts = np.zeros(4, dtype=np.int64)
+        arrs = [np.zeros(2 * n, np.int64) for _ in range(9)] + [np.zeros(n, np.int64) for _ in range(14)]
+        fn(buf, fr.offsets, fr.types, np.arange(n, dtype=np.int64), tab, counts, *arrs)
+        outs.append((tab.tolist(), counts.tolist(), [a.tolist() for a in arrs]))
+    assert outs[0] == outs[1]
+    assert outs[0][1] == [3, 13, 5, 1]
