@@ -746,13 +746,15 @@ def ingest_itch(
     symbols: Iterable[str] | None = None,
     chunk_bytes: int = 64 << 20,
     strict: bool = False,
+    snapshots: int = 0,
     on_progress: Callable[[int], None] | None = None,
 ) -> ItchResult:
     """:func:`read_itch`, then write each stock's tables to the Dataset at ``out``.
 
     Writes book_deltas, trades, status and qc partitions (instrument=SYMBOL/date=DATE), the
     instruments and a meta file per stock (source, stats). File-level QC rows (bad lengths,
-    unknown types, truncation) go into every written stock's qc table.
+    unknown types, truncation) go into every written stock's qc table. ``snapshots > 0`` also
+    writes book_snapshots (that many levels, after every event) with the L2 engine.
     """
     from orderflow.core.io import Dataset, file_digest
 
@@ -784,6 +786,10 @@ def ingest_itch(
                 "file_stats": res.stats,
             },
         )
+        if snapshots > 0:
+            from orderflow.book.engine import reconstruct_dataset
+
+            reconstruct_dataset(ds, sym, res.date, depth=snapshots)
     return res
 
 

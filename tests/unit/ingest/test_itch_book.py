@@ -345,3 +345,74 @@ def test_order_kernel_twin_agrees() -> None:
         outs.append((tab.tolist(), counts.tolist(), [a.tolist() for a in arrs]))
     assert outs[0] == outs[1]
     assert outs[0][1] == [3, 13, 5, 1]
+
+
+def test_ingest_writes_dataset_and_snapshots(tmp_path: Path) -> None:
+    from orderflow.core.io import Dataset
+    from orderflow.ingest.itch import ingest_itch
+
+    out = tmp_path / "ds"
+    ingest_itch(_write(tmp_path), out, date="2019-01-30", snapshots=2)
+    ds = Dataset(out)
+    assert set(ds.instruments()) == {"ZVZZT", "ZXZZT"}
+    d = ds.read("book_deltas", "ZVZZT", "2019-01-30")
+    assert d.select("seq", "side", "action", "price", "size", "order_id", "flags").rows() == EXPECTED_DELTAS
+    assert ds.read("trades", "ZVZZT", "2019-01-30").height == len(EXPECTED_TRADES)
+    snaps = ds.read("book_snapshots", "ZVZZT", "2019-01-30")
+    last = snaps.row(-1, named=True)
+    # the hand-worked final book: bid 9.98 x 120, ask 10.02 x 100, nothing deeper
+    assert (last["bid_px_00"], last["bid_sz_00"]) == (9_980_000_000, 120)
+    assert (last["ask_px_00"], last["ask_sz_00"]) == (10_020_000_000, 100)
+    assert last["bid_sz_01"] == 0 and last["ask_sz_01"] == 0
+    after6 = snaps.filter(snaps["seq"] == 6).row(-1, named=True)
+    assert (after6["bid_px_00"], after6["bid_sz_00"], after6["bid_px_01"], after6["bid_sz_01"]) == (
+        P10,
+        100,
+        9_990_000_000,
+        200,
+    )
+    assert (after6["ask_px_00"], after6["ask_sz_00"]) == (10_010_000_000, 50)
+
+
+def test_cli_ingest_itch(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from orderflow.cli.main import app
+
+    p = tmp_path / "01302019.NASDAQ_ITCH50"
+    p.write_bytes(DATA + frame(hdr("S", 0, T0 + 30) + b"C")[:5])  # + a truncated message
+    r = CliRunner().invoke(
+        app, ["ingest", "itch", str(p), "--out", str(tmp_path / "ds"), "--symbols", "ZVZZT", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["date"] == "2019-01-30"
+    assert summary["messages"] == len(SESSION)
+    assert summary["truncated_at"] == len(DATA) and summary["truncated_bytes"] == 5
+    assert summary["per_symbol"]["ZVZZT"]["book_deltas"] == len(EXPECTED_DELTAS)
+    assert list(summary["per_symbol"]) == ["ZVZZT"]
+    h = CliRunner().invoke(app, ["ingest", "itch", "--help"])
+    assert h.exit_code == 0 and "Example" in h.output
+
+
+def test_cli_strict_bad_input_one_line_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from orderflow.cli.main import main
+
+    p = tmp_path / "bad.itch"
+    # S (14 bytes framed), then a D of 20 bytes instead of 19
+    p.write_bytes(frame(SESSION[0]) + frame(hdr("D", 5, 1) + bytes(9)))
+    argv = ["orderflow", "ingest", "itch", str(p), "--out", str(tmp_path / "ds"), "--date", "2019-01-30"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--strict", "-q"])
+    with pytest.raises(SystemExit) as ei:
+        main()
+    assert ei.value.code == 2
+    err = capsys.readouterr().err
+    assert "byte offset 14" in err and "'D' has length 20, the spec says 19" in err
+    assert "Traceback" not in err
+    monkeypatch.setattr(sys, "argv", [*argv, "-q"])
+    main()  # not strict: quarantined and reported
+    assert "bad lengths {'D': 1}" in capsys.readouterr().err.replace("\n", " ")
