@@ -44,20 +44,20 @@ def forward_return_kernel(start: np.ndarray, end: np.ndarray, price: np.ndarray)
 @jit
 def triple_barrier_kernel(
     start: np.ndarray,
-    t0: np.ndarray,
+    limit_ns: np.ndarray,
     ts: np.ndarray,
     price: np.ndarray,
     upper_bps: np.ndarray,
     lower_bps: np.ndarray,
-    horizon_ns: int,
     sign_at_timeout: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First barrier touched by the price path after ``start`` (López de Prado's triple barrier).
 
-    For row i the path is ``price[j]`` for book rows ``j > start[i]`` with ``ts[j] <= t0[i] + horizon_ns``.
+    For row i the path is ``price[j]`` for book rows ``j > start[i]`` with ``ts[j] <= limit_ns[i]`` (the
+    vertical barrier: ``t0 + h`` on a time clock, the horizon's end time on event/volume clocks; < 0 unknown).
     Returns ``(label, t_end, ret_bps)``: label +1 upper barrier first, -1 lower barrier first, else 0
     (or the sign of the return at the time limit when ``sign_at_timeout``); ``t_end`` is the touch time,
-    or ``t0 + horizon_ns`` at the time limit; label -2 and t_end -1 where the window runs past the data.
+    or ``limit_ns`` at the time limit; label -2 and t_end -1 where the window runs past the data.
     """
     n = start.shape[0]
     m = ts.shape[0]
@@ -67,9 +67,9 @@ def triple_barrier_kernel(
     last_ts = ts[m - 1] if m > 0 else 0
     for i in range(n):
         s = start[i]
-        limit = t0[i] + horizon_ns
+        limit = limit_ns[i]
         p0 = price[s] if s >= 0 else np.nan
-        if s < 0 or p0 != p0 or p0 <= 0.0:
+        if s < 0 or p0 != p0 or p0 <= 0.0 or limit < 0:
             label[i] = -2
             continue
         up = upper_bps[i]
@@ -106,6 +106,19 @@ def triple_barrier_kernel(
 
 
 @jit
+def _walk(px: np.ndarray, sz: np.ndarray, qty: float, extend: bool) -> tuple[float, float]:
+    filled, notional = walk_book(px, sz, qty)
+    if extend and 0.0 < filled < qty:
+        worst = np.nan
+        for k in range(px.shape[0]):
+            if sz[k] > 0.0 and px[k] == px[k]:
+                worst = px[k]
+        notional += (qty - filled) * worst
+        filled = qty
+    return filled, notional
+
+
+@jit
 def executable_return_kernel(
     entry: np.ndarray,
     exit_: np.ndarray,
@@ -118,12 +131,15 @@ def executable_return_kernel(
     fee_per_unit: float,
     min_fee: float,
     size_unit: float,
+    extend_last_level: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Round-trip taker returns in bps after walking the book and paying taker fees on both legs.
 
     Long: buy ``qty`` (size units) walking the asks of book row ``entry[i]``, sell the same quantity
     walking the bids of book row ``exit_[i]``. Short: the mirror image. The return is P&L after fees over
-    the entry notional. NaN where a leg cannot be filled in full from the displayed depth or a row is < 0.
+    the entry notional. Where the displayed depth cannot fill a leg in full: NaN, or with
+    ``extend_last_level`` the rest is priced at the deepest displayed level (a lower bound on the cost,
+    for books published with few levels). NaN where a row is < 0 or a side is empty.
     """
     n = entry.shape[0]
     long_r = np.full(n, np.nan, dtype=np.float64)
@@ -134,15 +150,15 @@ def executable_return_kernel(
         b = exit_[i]
         if a < 0 or b < 0:
             continue
-        f_in, n_in = walk_book(ask_px[a], ask_sz[a], qty)
-        f_out, n_out = walk_book(bid_px[b], bid_sz[b], qty)
+        f_in, n_in = _walk(ask_px[a], ask_sz[a], qty, extend_last_level)
+        f_out, n_out = _walk(bid_px[b], bid_sz[b], qty, extend_last_level)
         if f_in >= qty and f_out >= qty and n_in > 0.0:
             fees = taker_fee(n_in * size_unit, units, fee_bps, fee_per_unit, min_fee) + taker_fee(
                 n_out * size_unit, units, fee_bps, fee_per_unit, min_fee
             )
             long_r[i] = ((n_out - n_in) * size_unit - fees) / (n_in * size_unit) * 1e4
-        f_in, n_in = walk_book(bid_px[a], bid_sz[a], qty)
-        f_out, n_out = walk_book(ask_px[b], ask_sz[b], qty)
+        f_in, n_in = _walk(bid_px[a], bid_sz[a], qty, extend_last_level)
+        f_out, n_out = _walk(ask_px[b], ask_sz[b], qty, extend_last_level)
         if f_in >= qty and f_out >= qty and n_in > 0.0:
             fees = taker_fee(n_in * size_unit, units, fee_bps, fee_per_unit, min_fee) + taker_fee(
                 n_out * size_unit, units, fee_bps, fee_per_unit, min_fee

@@ -97,6 +97,10 @@ class LabelConfig(BaseModel):
     size_unit: float = Field(
         1.0, gt=0, description="instrument units per size unit of the book (Instrument.size_unit)"
     )
+    insufficient_depth: Literal["nan", "last_level"] = Field(
+        "last_level",
+        description="an order larger than the displayed depth: NaN label, or the rest priced at the deepest shown level",
+    )
 
     @field_validator("horizons")
     @classmethod
@@ -185,6 +189,7 @@ def executable_returns(
     horizon_end_ns: np.ndarray,
     execution: ExecutionModel,
     size_unit: float = 1.0,
+    extend_last_level: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Taker round trips: enter at the book as of ``t0 + latency``, exit at the book as of ``t_h + latency``.
 
@@ -214,6 +219,7 @@ def executable_returns(
         float(fees.taker_per_unit),
         float(fees.min_fee),
         float(size_unit),
+        bool(extend_last_level),
     )
     return long_r, short_r, np.where(bad, -1, t_exit)
 
@@ -261,18 +267,31 @@ def label_partition(
             t_end = end_ns.copy()
     both_known = target_end_ns >= 0
     if config.executable:
-        lr, sr, t_ex = executable_returns(ba, start, t0, target_end_ns, execution, config.size_unit)
+        lr, sr, t_ex = executable_returns(
+            ba,
+            start,
+            t0,
+            target_end_ns,
+            execution,
+            config.size_unit,
+            config.insufficient_depth == "last_level",
+        )
         cols[f"y_exec_long_{target.tag}"] = lr
         cols[f"y_exec_short_{target.tag}"] = sr
         t_end = np.where(both_known & (t_ex >= 0), np.maximum(t_end, t_ex), -1)
     if config.triple_barrier:
-        if target.clock != "time":
-            raise ConfigError(f"labels.target {target.text!r}: the triple barrier needs a time horizon")
         vol = causal_vol_bps(ba, parse_duration_ns(config.barrier_halflife))
-        sig = vol[np.clip(start, 0, max(ba.n - 1, 0))] * np.sqrt(target.amount / 1e9) * config.barrier_k
+        if target.clock == "time":
+            limit = t0 + target.amount
+            dur_s = target.amount / 1e9
+        else:  # the vertical barrier is the horizon's end; widths use its median duration
+            limit = target_end_ns
+            ok = target_end_ns >= 0
+            dur_s = float(np.median(target_end_ns[ok] - t0[ok])) / 1e9 if ok.any() else 0.0
+        sig = vol[np.clip(start, 0, max(ba.n - 1, 0))] * np.sqrt(dur_s) * config.barrier_k
         sig = np.where(np.isfinite(sig) & (sig > 0), sig, np.inf)
         lab, tb_end, _ = triple_barrier_kernel(
-            start, t0, ba.ts, mid, sig, sig, int(target.amount), bool(config.barrier_sign_at_timeout)
+            start, limit, ba.ts, mid, sig, sig, bool(config.barrier_sign_at_timeout)
         )
         cols[f"y_tb_{target.tag}"] = lab
         t_end = np.where(tb_end >= 0, np.maximum(t_end, tb_end), t_end)

@@ -31,7 +31,10 @@ class ModelConfig(_Frozen):
         description="columns never used as features (price levels are not stationary)",
     )
     ofi_column: str = "ofi_l1"
-    microprice_column: str = "microprice_minus_mid"
+    microprice_columns: tuple[str, ...] = Field(
+        ("microprice_adj_ticks", "microprice_minus_mid", "wmid_dev_ticks"),
+        description="candidates for the sign-of-(microprice - mid) baseline; the first present is used",
+    )
     regime_features: bool = Field(True, description="add the filtered regime probabilities as features")
     n_estimators: int = Field(150, ge=1)
     learning_rate: float = Field(0.05, gt=0)

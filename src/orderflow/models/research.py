@@ -208,7 +208,8 @@ def run_research(
     out_rows: list[dict[str, Arr]] = []
     fold_info: list[dict[str, Any]] = []
     ofi_j = fcols.index(cfg.model.ofi_column) if cfg.model.ofi_column in fcols else None
-    mic_j = fcols.index(cfg.model.microprice_column) if cfg.model.microprice_column in fcols else None
+    mic = next((c for c in cfg.model.microprice_columns if c in fcols), None)
+    mic_j = fcols.index(mic) if mic is not None else None
     ari_folds: dict[str, list[tuple[Arr, Arr]]] = {m: [] for m in methods}
     truth_all = align_truth(feats, regimes_truth) if regimes_truth is not None else None
 

@@ -123,11 +123,16 @@ def test_executable_return_walks_the_book_and_pays_fees() -> None:
     assert lab["y_exec_short_1s"][0] == pytest.approx(
         (s_in - b_out - (s_in + b_out) * 1e-4) / s_in * 1e4, rel=1e-9
     )
-    # an order larger than the displayed depth (7) cannot be executed: NaN
-    big = label_partition(
+    # an order larger than the displayed depth (7): NaN, or the rest priced at the deepest level
+    nan_cfg = _cfg(executable=True, insufficient_depth="nan")
+    big = label_partition(book, book.select("ts_event", "seq"), nan_cfg, ExecutionModel(order_size=8))
+    assert np.isnan(big["y_exec_long_1s"].to_numpy()).all()
+    ext = label_partition(
         book, book.select("ts_event", "seq"), _cfg(executable=True), ExecutionModel(order_size=8)
     )
-    assert np.isnan(big["y_exec_long_1s"].to_numpy()).all()
+    buy8 = 2 * 100.02 + 6 * 100.03
+    sell8 = 2 * 100.02 + 6 * 100.01
+    assert ext["y_exec_long_1s"][0] == pytest.approx((sell8 - buy8) / buy8 * 1e4, rel=1e-9)
 
 
 def test_executable_return_uses_the_book_after_latency() -> None:
@@ -154,18 +159,18 @@ def test_triple_barrier_hand_worked() -> None:
     mid = np.array([b + 0.01 for b in BIDS])
     start = np.arange(4, dtype=np.int64)
     up = np.full(4, 1.5)
-    lab, t_end, ret = triple_barrier_kernel(start, ts, ts, mid, up, up, 2 * S, False)
+    lab, t_end, ret = triple_barrier_kernel(start, ts + 2 * S, ts, mid, up, up, False)
     # row0: +2.0 bps at 1 s -> upper; row1: -2.0 bps at 1.5 s -> lower; row2: +4 bps at 3 s (window ends 3.5 s)
     assert lab[:3].tolist() == [1, -1, 1]
     assert t_end[:3].tolist() == [1 * S, 3 * S // 2, 3 * S]
     assert lab[3] == -2  # window past the data
     wide = np.full(4, 50.0)
-    lab2, t2, _ = triple_barrier_kernel(start, ts, ts, mid, wide, wide, 2 * S, False)
+    lab2, t2, _ = triple_barrier_kernel(start, ts + 2 * S, ts, mid, wide, wide, False)
     assert lab2[0] == 0 and t2[0] == 2 * S  # time limit
-    lab3, _, _ = triple_barrier_kernel(start, ts, ts, mid, wide, wide, 2 * S, True)
+    lab3, _, _ = triple_barrier_kernel(start, ts + 2 * S, ts, mid, wide, wide, True)
     assert lab3[0] == 0  # back at the start price at the limit: sign 0
     for a, b in zip(
-        triple_barrier_kernel.py_func(start, ts, ts, mid, up, up, 2 * S, False),
+        triple_barrier_kernel.py_func(start, ts + 2 * S, ts, mid, up, up, False),
         (lab, t_end, ret),
         strict=True,
     ):
@@ -186,8 +191,8 @@ def test_kernel_twins_agree(rng: np.random.Generator) -> None:
     bp = np.column_stack([px, px - 0.01])
     ap = bp + 0.02
     sz = np.full((n, 2), 3.0)
-    a = executable_return_kernel(start, end, bp, sz, ap, sz, 4.0, 1.0, 0.0, 0.0, 1.0)
-    b = executable_return_kernel.py_func(start, end, bp, sz, ap, sz, 4.0, 1.0, 0.0, 0.0, 1.0)
+    a = executable_return_kernel(start, end, bp, sz, ap, sz, 7.0, 1.0, 0.0, 0.0, 1.0, True)
+    b = executable_return_kernel.py_func(start, end, bp, sz, ap, sz, 7.0, 1.0, 0.0, 0.0, 1.0, True)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
 
@@ -230,6 +235,20 @@ def test_classes_and_regime_scaled_thresholds() -> None:
     np.testing.assert_allclose(thr, [0.5 * scales[0]] * 3 + [0.5 * scales[1]] * 3)
     assert classify(ret, thr).tolist() == [1, -1, 0, 1, 0, 0]
     assert classify(np.array([np.nan]), 0.0).tolist() == [0]
+
+
+def test_triple_barrier_on_an_event_clock_target() -> None:
+    book = _book()
+    lab = label_partition(
+        book,
+        book.select("ts_event", "seq"),
+        LabelConfig(horizons=("1ev",), target="1ev", barrier_k=1e-6),
+        ExecutionModel(),
+    )
+    # vertical barrier = time of the next event; tiny barriers: the first move decides
+    # row 0 has no volatility history yet (infinite barriers): it times out at the next event -> 0
+    assert lab["y_tb_1ev"].to_list()[:3] == [0, -1, 1]
+    assert lab["y_tb_1ev"][3] == -2
 
 
 def test_triple_barrier_and_executable_in_one_call() -> None:
