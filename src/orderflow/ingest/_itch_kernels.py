@@ -339,3 +339,24 @@ def keep_mask(buf, offsets, types, status, wanted):
         if loc == 0 or wanted[loc]:
             out[i] = True
     return out
+
+
+@jit
+def group_order(loc, nbins):
+    """Stable counting sort of ``loc`` (values in [0, nbins)): (permutation, start of each bin).
+
+    ``perm[start[b]:start[b + 1]]`` are the indices with ``loc == b`` in their original order.
+    """
+    n = loc.shape[0]
+    start = np.zeros(nbins + 1, dtype=np.int64)
+    for i in range(n):
+        start[loc[i] + 1] += 1
+    for b in range(nbins):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    perm = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        b = loc[i]
+        perm[fill[b]] = i
+        fill[b] += 1
+    return perm, start

@@ -62,7 +62,7 @@ from orderflow.book.l3 import L3Book
 from orderflow.core.enums import MarketStatus
 from orderflow.core.errors import ConfigError, DataFormatError
 from orderflow.core.instruments import Instrument
-from orderflow.core.schema import BOOK_DELTAS, QC, STATUS, TRADES, validate
+from orderflow.core.schema import BOOK_DELTAS, QC, STATUS, TRADES, Schema, validate
 from orderflow.core.time import local_midnight_ns
 from orderflow.ingest import _itch_kernels as K
 
@@ -235,8 +235,10 @@ _SPEC_LEN_TABLE = np.zeros(256, dtype=np.int64)
 for _t, _n in SPEC_LENGTHS.items():
     _SPEC_LEN_TABLE[ord(_t)] = _n
 
-_BOOK_TYPES = np.array([ord(c) for c in "AFECXDUPQ"], dtype=np.uint8)
-_ADD_TYPES = np.array([ord(c) for c in "AFU"], dtype=np.uint8)
+_IS_BOOK = np.zeros(256, dtype=np.bool_)
+_IS_BOOK[[ord(c) for c in "AFECXDUPQ"]] = True
+_IS_ADD = np.zeros(256, dtype=np.bool_)
+_IS_ADD[[ord(c) for c in "AFU"]] = True
 # reference messages kept as per-type frames (order messages are consumed by the book)
 _REF_TYPES = "SRHYLVWKJhBINO"
 
@@ -379,6 +381,17 @@ _H_STATUS = {
 _S_STATUS = {"Q": int(MarketStatus.OPEN), "M": int(MarketStatus.CLOSE)}
 
 
+def _frame(parts: list[dict[str, np.ndarray]], schema: Schema) -> pl.DataFrame:
+    if not parts:
+        return schema.empty()
+    return pl.DataFrame(
+        {
+            c.name: pl.Series(c.name, np.concatenate([p[c.name] for p in parts]), dtype=c.dtype)
+            for c in schema.columns
+        }
+    )
+
+
 def _qc_rows(rows: list[tuple[int, int, str, str, str, str, str]]) -> pl.DataFrame:
     if not rows:
         return QC.empty()
@@ -401,6 +414,8 @@ class _Reader:
 
     initial_orders = 1 << 16
     """Initial slots of the live-order table (doubles when half full)."""
+    batch = 1 << 18
+    """Order messages per kernel call."""
 
     def __init__(self, path: str, date: dt.date, symbols: set[str] | None, strict: bool) -> None:
         self.path = path
@@ -412,9 +427,12 @@ class _Reader:
         self.loc_sym: dict[int, str] = {}
         self.tab = np.full((self.initial_orders, 4), K.EMPTY, dtype=np.int64)
         self.counts = np.zeros(4, dtype=np.int64)
+        self._ev = np.empty((9, 0), dtype=np.int64)
+        self._tr = np.empty((9, 0), dtype=np.int64)
+        self._ms = np.empty((5, 0), dtype=np.int64)
         self.books: dict[int, L3Book] = {}
         self.deltas: dict[int, list[dict[str, np.ndarray]]] = {}
-        self.trades: dict[int, list[pl.DataFrame]] = {}
+        self.trades: dict[int, list[dict[str, np.ndarray]]] = {}
         self.status: dict[int, list[pl.DataFrame]] = {}
         self.qc: dict[int, list[tuple[int, int, str, str, str, str, str]]] = {}
         self.system: list[tuple[int, int, str]] = []
@@ -470,12 +488,18 @@ class _Reader:
         self._book(buf, offs, types, kseq)
 
     def _book(self, buf: np.ndarray, offs: np.ndarray, types: np.ndarray, seq: np.ndarray) -> None:
-        bsel = np.flatnonzero(np.isin(types, _BOOK_TYPES))
+        bsel = np.flatnonzero(_IS_BOOK[types])
         if not len(bsel):
             return
         offs, types, seq = offs[bsel], types[bsel], seq[bsel]
+        # sub-batches keep the kernel's output buffers cache-sized (and reused)
+        for lo in range(0, len(offs), self.batch):
+            hi = min(lo + self.batch, len(offs))
+            self._book_batch(buf, offs[lo:hi], types[lo:hi], seq[lo:hi])
+
+    def _book_batch(self, buf: np.ndarray, offs: np.ndarray, types: np.ndarray, seq: np.ndarray) -> None:
         n = len(offs)
-        adds = int(np.count_nonzero(np.isin(types, _ADD_TYPES)))
+        adds = int(np.count_nonzero(_IS_ADD[types]))
         need = int(self.counts[0]) + adds
         if 2 * need > self.tab.shape[0]:
             size = self.tab.shape[0]
@@ -484,58 +508,55 @@ class _Reader:
             new = np.full((size, 4), K.EMPTY, dtype=np.int64)
             K.rehash(self.tab, new)
             self.tab = new
-        i64 = lambda m: np.empty(m, dtype=np.int64)  # noqa: E731
-        ev = [i64(2 * n) for _ in range(9)]
-        tr = [i64(n) for _ in range(9)]
-        ms = [i64(n) for _ in range(5)]
-        K.order_events(buf, offs, types, seq, self.tab, self.counts, *ev, *tr, *ms)
+        if self._ev.shape[1] < 2 * n:
+            self._ev = np.empty((9, 2 * n), dtype=np.int64)
+            self._tr = np.empty((9, n), dtype=np.int64)
+            self._ms = np.empty((5, n), dtype=np.int64)
+        K.order_events(buf, offs, types, seq, self.tab, self.counts, *self._ev, *self._tr, *self._ms)
         ne, nt, nm = int(self.counts[1]), int(self.counts[2]), int(self.counts[3])
-        ev = [a[:ne] for a in ev]
-        tr = [a[:nt] for a in tr]
-        ms = [a[:nm] for a in ms]
-        # L3 events per stock (stable order within a stock)
-        e_msg, e_loc, e_ts, e_act, e_side, e_px, e_sz, e_oid, e_flags = ev
-        order = np.argsort(e_loc, kind="stable")
-        locs, starts = np.unique(e_loc[order], return_index=True)
-        bounds = [*starts.tolist(), ne]
-        for k, loc in enumerate(locs.tolist()):
-            sl = order[bounds[k] : bounds[k + 1]]
+        tr = [a[:nt].copy() for a in self._tr]
+        ms = [a[:nm].copy() for a in self._ms]
+        # L3 events grouped per stock (stable order within a stock): one gather, then row views
+        perm, start = K.group_order(self._ev[1, :ne], 65536)
+        ev = self._ev[:, :ne][:, perm]
+        ev[2] += self.midnight
+        e_msg, _, e_ts, e_act, e_side, e_px, e_sz, e_oid, e_flags = ev
+        for loc in np.flatnonzero(np.diff(start)).tolist():
+            lo, hi = int(start[loc]), int(start[loc + 1])
             book = self.books.get(loc)
             if book is None:
                 book = self.books[loc] = L3Book(1 << 12)
-            ts = e_ts[sl] + self.midnight
             out = book.apply_arrays(
-                ts,
-                ts,
-                e_msg[sl],
-                e_act[sl],
-                e_side[sl],
-                e_px[sl],
-                e_sz[sl],
-                e_oid[sl].view(np.uint64),
-                e_flags[sl],
+                e_ts[lo:hi],
+                e_ts[lo:hi],
+                e_msg[lo:hi],
+                e_act[lo:hi],
+                e_side[lo:hi],
+                e_px[lo:hi],
+                e_sz[lo:hi],
+                e_oid[lo:hi].view(np.uint64),
+                e_flags[lo:hi],
             )
             self.deltas.setdefault(loc, []).append(out)
         t_msg, t_loc, t_ts, t_px, t_sz, t_aggr, t_kind, t_match, t_oid = tr
         if nt:
             ts = t_ts + self.midnight
-            tdf = pl.DataFrame(
-                {
-                    "_loc": pl.Series(t_loc, dtype=pl.Int64),
-                    "ts_event": pl.Series(ts, dtype=pl.Int64),
-                    "ts_recv": pl.Series(ts, dtype=pl.Int64),
-                    "seq": pl.Series(t_msg, dtype=pl.Int64),
-                    "price": pl.Series(t_px, dtype=pl.Int64),
-                    "size": pl.Series(t_sz, dtype=pl.Int64),
-                    "aggressor": pl.Series(t_aggr.astype(np.int8), dtype=pl.Int8),
-                    "kind": pl.Series(t_kind.astype(np.uint8), dtype=pl.UInt8),
-                    "trade_id": pl.Series(t_match.view(np.uint64), dtype=pl.UInt64),
-                    "order_id": pl.Series(t_oid.view(np.uint64), dtype=pl.UInt64),
-                    "flags": pl.Series(np.full(nt, 128, dtype=np.uint8), dtype=pl.UInt8),
-                }
-            )
-            for (loc,), part in tdf.partition_by("_loc", as_dict=True, maintain_order=True).items():
-                self.trades.setdefault(int(loc), []).append(part.drop("_loc"))
+            tcols: dict[str, np.ndarray] = {
+                "ts_event": ts,
+                "ts_recv": ts,
+                "seq": t_msg,
+                "price": t_px,
+                "size": t_sz,
+                "aggressor": t_aggr.astype(np.int8),
+                "kind": t_kind.astype(np.uint8),
+                "trade_id": t_match.view(np.uint64),
+                "order_id": t_oid.view(np.uint64),
+                "flags": np.full(nt, 128, dtype=np.uint8),
+            }
+            tperm, tstart = K.group_order(t_loc, 65536)
+            for loc in np.flatnonzero(np.diff(tstart)).tolist():
+                sl = tperm[tstart[loc] : tstart[loc + 1]]
+                self.trades.setdefault(loc, []).append({k: v[sl] for k, v in tcols.items()})
         q_sel = np.flatnonzero(types == ord("Q"))
         if len(q_sel):
             sh = _records_frame("Q", buf, offs[q_sel], self.midnight, seq[q_sel])
@@ -570,18 +591,9 @@ class _Reader:
             sym = self.loc_sym[loc]
             instruments[sym] = Instrument(symbol=sym, venue=VENUE, tick_size="0.01", timezone=TIMEZONE)
             parts = self.deltas.get(loc, [])
-            if parts:
-                cat = {c.name: np.concatenate([p[c.name] for p in parts]) for c in BOOK_DELTAS.columns}
-                ddf = pl.DataFrame(
-                    {c.name: pl.Series(c.name, cat[c.name], dtype=c.dtype) for c in BOOK_DELTAS.columns}
-                )
-            else:
-                ddf = BOOK_DELTAS.empty()
-            deltas[sym] = validate(ddf, BOOK_DELTAS, where=f"itch {sym}")
-            tparts = self.trades.get(loc, [])
-            trades[sym] = validate(
-                pl.concat(tparts) if tparts else TRADES.empty(), TRADES, where=f"itch {sym}"
-            )
+            # built by the kernels with valid codes: names/dtypes are checked here, values on write
+            deltas[sym] = validate(_frame(parts, BOOK_DELTAS), BOOK_DELTAS, check_values=False)
+            trades[sym] = validate(_frame(self.trades.get(loc, []), TRADES), TRADES, check_values=False)
             st: list[pl.DataFrame] = []
             if s_rows is not None:
                 st.append(
@@ -608,7 +620,7 @@ class _Reader:
                     )
                 )
             sdf = pl.concat(st).sort("seq") if st else STATUS.empty()
-            status[sym] = validate(sdf, STATUS, where=f"itch {sym}")
+            status[sym] = validate(sdf, STATUS, where=f"itch {sym}", check_values=False)
             rows = list(self.qc.get(loc, []))
             if b_rows is not None:
                 for s, ts, mn in (
@@ -617,7 +629,7 @@ class _Reader:
                     .iter_rows()
                 ):
                     rows.append((s, ts, "trades", "itch_broken_trade", "broken", "mark", f"match {mn}"))
-            qc[sym] = validate(_qc_rows(sorted(rows)), QC, where=f"itch {sym}")
+            qc[sym] = validate(_qc_rows(sorted(rows)), QC, where=f"itch {sym}", check_values=False)
             book = self.books.get(loc)
             if book is not None:
                 for k, v in book.stats.as_dict().items():

@@ -416,3 +416,22 @@ def test_cli_strict_bad_input_one_line_exit_2(tmp_path: Path, monkeypatch, capsy
     monkeypatch.setattr(sys, "argv", [*argv, "-q"])
     main()  # not strict: quarantined and reported
     assert "bad lengths {'D': 1}" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_group_order_twin_and_truth(rng: np.random.Generator) -> None:
+    loc = rng.integers(0, 7, size=500).astype(np.int64)
+    for fn in (K.group_order, K.group_order.py_func):
+        perm, start = fn(loc, 7)
+        assert perm.tolist() == np.argsort(loc, kind="stable").tolist()
+        assert start.tolist() == [0, *np.cumsum(np.bincount(loc, minlength=7)).tolist()]
+
+
+def test_small_batches_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _write(tmp_path)
+    full = read_itch(p, date="2019-01-30")
+    monkeypatch.setattr(itch_mod._Reader, "batch", 3)
+    res = read_itch(p, date="2019-01-30")
+    for sym in full.instruments:
+        assert res.deltas[sym].equals(full.deltas[sym])
+        assert res.trades[sym].equals(full.trades[sym])
+        assert res.qc[sym].equals(full.qc[sym])
