@@ -1,0 +1,753 @@
+"""Frozen reference: the original, straightforward per-rule implementation of the filters.
+
+Kept verbatim (rules + QC assembly + report) so tests can check that the fused fast path in
+:mod:`orderflow.filters.apply` gives identical QC rows and reports; not used in production.
+
+Original module text follows: the filter rules. Each rule is a function ``rule(view, cfg) -> list[RuleMask]``.
+
+A :class:`RuleMask` is a boolean mask over the rows of one index (the partition's *events* or its
+*trades* rows) plus a reason code per row; :func:`orderflow.filters.apply_filters` turns the masks
+into QC rows. An *event* is one ``seq`` present in BOOK_DELTAS or TRADES (one venue message).
+
+Rules (and the QC ``table`` of their rows):
+
+==================  ============================================  ==================
+rule                reasons                                       table
+==================  ============================================  ==================
+stale_quote         catch_up, stale_side, heartbeat               book_deltas
+crossed_book        auction, halt, feed_glitch                    book_snapshots
+locked_book         auction, halt, feed_glitch                    book_snapshots
+message_storm       storm                                         book_deltas/trades
+flicker             flicker                                       book_deltas
+quote_stuffing      stuffing                                      book_deltas/trades
+duplicate           duplicate                                     each table with rows
+low_info            no_change, beyond_top_k, odd_lot              book_snapshots, book_deltas, trades
+session             halt, auction, pre_open, post_close,          book_deltas/trades
+                    opening_minutes, closing_minutes
+==================  ============================================  ==================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from orderflow.core.enums import UNDEF_PRICE, BookAction, Flags, MarketStatus, TradeKind
+from orderflow.core.instruments import Instrument
+from orderflow.core.schema import QC, validate
+from orderflow.core.time import NS_PER_MS, NS_PER_S, NS_PER_US
+from orderflow.filters import _kernels as K
+from orderflow.filters.apply import FilterResult
+from orderflow.filters.config import (
+    RULES,
+    CrossedBookConfig,
+    DuplicateConfig,
+    FilterConfig,
+    FlickerConfig,
+    LockedBookConfig,
+    LowInfoConfig,
+    MessageStormConfig,
+    QuoteStuffingConfig,
+    SessionConfig,
+    StaleQuoteConfig,
+)
+from orderflow.filters.rules import FILTERS
+
+# session state codes (after the last STATUS row at or before an event)
+ST_NORMAL = 0
+ST_HALT = 1
+ST_AUCTION = 2
+ST_CLOSED = 3
+
+
+@dataclass
+class RuleMask:
+    """One rule's verdict over one index.
+
+    ``index`` is ``"events"`` (rows of :class:`EventView`) or ``"trades"`` (rows of the trades
+    table). ``mask[i]`` flags row i; ``reason[i]`` indexes ``reasons``; ``action[i]`` indexes
+    ``actions``. ``table`` is the QC table name, or None for "book_deltas when the event has delta
+    rows, else trades"; ``all_tables`` emits one QC row per table holding rows of the event.
+    """
+
+    rule: str
+    index: str
+    mask: np.ndarray
+    reason: np.ndarray
+    reasons: tuple[str, ...]
+    action: np.ndarray
+    actions: tuple[str, ...]
+    table: str | None = None
+    all_tables: bool = False
+    detail: pl.Series | None = None
+    """Optional free text per flagged row (same order as ``np.flatnonzero(mask)``)."""
+
+
+@dataclass
+class EventView:
+    """Per-event arrays shared by the rules (built once per partition by :func:`build_view`)."""
+
+    seq: np.ndarray
+    ts: np.ndarray
+    d_lo: np.ndarray
+    d_hi: np.ndarray
+    t_lo: np.ndarray
+    t_hi: np.ndarray
+    bid_rows: np.ndarray
+    ask_rows: np.ndarray
+    n_trades: np.ndarray
+    trade_vol: np.ndarray
+    unm_bid: np.ndarray
+    """regular trades hitting the bid (seller-initiated) in a message with no bid delta row"""
+    unm_ask: np.ndarray
+    nonregular: np.ndarray
+    """trades of a kind other than REGULAR (hidden, cross, other)"""
+    state: np.ndarray
+    """session state after STATUS (ST_* codes)"""
+    first_trade_seq: int
+    d: dict[str, np.ndarray]
+    t: dict[str, np.ndarray]
+    snapshots: pl.DataFrame
+    snap_event: np.ndarray
+    """event index of each snapshot row (-1 when its seq is not an event)"""
+    instrument: Instrument
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.seq.shape[0])
+
+    @property
+    def has_deltas(self) -> np.ndarray:
+        return np.asarray(self.d_hi > self.d_lo)
+
+
+def _sorted_cols(df: pl.DataFrame, cols: tuple[str, ...]) -> dict[str, np.ndarray]:
+    seq = df["seq"].to_numpy()
+    if seq.shape[0] > 1 and bool(np.any(seq[1:] < seq[:-1])):
+        df = df.sort("seq", maintain_order=True)
+    return {c: np.ascontiguousarray(df[c].to_numpy()) for c in cols}
+
+
+def _seg_count(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    c = np.zeros(mask.shape[0] + 1, np.int64)
+    np.cumsum(mask, out=c[1:])
+    return np.asarray(c[hi] - c[lo])
+
+
+def _status_state(status: pl.DataFrame | None, seq: np.ndarray) -> np.ndarray:
+    """Session state at each event: the state set by the last STATUS row with seq <= event seq."""
+    if status is None or status.height == 0:
+        return np.zeros(seq.shape[0], np.int8)
+    st = status.sort("seq", maintain_order=True)
+    codes = st["status"].to_numpy()
+    states = np.zeros(codes.shape[0] + 1, np.int8)  # states[0] = before any STATUS row
+    cur = ST_NORMAL
+    for i, c in enumerate(codes.tolist()):
+        if c == MarketStatus.HALT:
+            cur = ST_HALT
+        elif c == MarketStatus.QUOTE_RESUME:
+            cur = ST_AUCTION if cur == ST_HALT else cur  # quoting without trading: a re-opening auction
+        elif c in (MarketStatus.TRADE_RESUME, MarketStatus.OPEN):
+            cur = ST_NORMAL
+        elif c == MarketStatus.AUCTION:
+            cur = ST_AUCTION
+        elif c == MarketStatus.CLOSE:
+            cur = ST_CLOSED
+        states[i + 1] = cur
+    pos = np.searchsorted(st["seq"].to_numpy(), seq, side="right")
+    return np.asarray(states[pos])
+
+
+_D_COLS = ("ts_event", "seq", "side", "action", "price", "size", "order_id", "flags")
+_T_COLS = ("ts_event", "seq", "price", "size", "aggressor", "kind", "order_id")
+
+
+def build_view(
+    snapshots: pl.DataFrame,
+    deltas: pl.DataFrame,
+    trades: pl.DataFrame,
+    instrument: Instrument,
+    status: pl.DataFrame | None = None,
+) -> EventView:
+    """Index the partition by event (``seq``); inputs need not be sorted (stable sort when not)."""
+    d = _sorted_cols(deltas, _D_COLS)
+    t = _sorted_cols(trades, _T_COLS)
+    dseq, tseq = d["seq"], t["seq"]
+    seq, d_lo, d_hi, t_lo, t_hi = K.index_events(dseq, tseq)
+    has_d = d_hi > d_lo
+    ts = np.empty(seq.shape[0], np.int64)
+    if dseq.shape[0]:
+        ts[:] = d["ts_event"][np.minimum(d_lo, dseq.shape[0] - 1)]
+    if tseq.shape[0]:
+        ts_t = t["ts_event"][np.minimum(t_lo, tseq.shape[0] - 1)]
+        ts = np.where(has_d, ts, ts_t)
+    bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask = K.event_counts(
+        d_lo, d_hi, t_lo, t_hi, d["side"], t["size"], t["aggressor"], t["kind"]
+    )
+    regular = t["kind"] == TradeKind.REGULAR
+    regular_seq = tseq[regular]
+    first_trade_seq = int(regular_seq[0]) if regular_seq.shape[0] else int(np.iinfo(np.int64).max)
+    snap_seq = snapshots["seq"].to_numpy()
+    if snap_seq.shape[0] > 1 and bool(np.any(snap_seq[1:] < snap_seq[:-1])):
+        snapshots = snapshots.sort("seq", maintain_order=True)
+        snap_seq = snapshots["seq"].to_numpy()
+    snap_event = K.locate_sorted(seq, np.ascontiguousarray(snap_seq, dtype=np.int64))
+    return EventView(
+        seq=seq,
+        ts=ts,
+        d_lo=d_lo,
+        d_hi=d_hi,
+        t_lo=t_lo,
+        t_hi=t_hi,
+        bid_rows=bid_rows,
+        ask_rows=ask_rows,
+        n_trades=t_hi - t_lo,
+        trade_vol=trade_vol,
+        unm_bid=unm_bid,
+        unm_ask=unm_ask,
+        nonregular=nonreg,
+        state=_status_state(status, seq),
+        first_trade_seq=first_trade_seq,
+        d=d,
+        t=t,
+        snapshots=snapshots,
+        snap_event=np.asarray(snap_event, np.int64),
+        instrument=instrument,
+    )
+
+
+def _one_action(n: int) -> np.ndarray:
+    return np.zeros(n, np.int8)
+
+
+# -- stale quotes ----------------------------------------------------------------------------------------
+def stale_quote(view: EventView, cfg: StaleQuoteConfig) -> list[RuleMask]:
+    """Stale sides and the catch-up messages that end them (see :class:`StaleQuoteConfig`)."""
+    hb = 0 if cfg.heartbeat_ms is None else round(cfg.heartbeat_ms * NS_PER_MS)
+    reason, side, age = K.stale_kernel(
+        view.ts,
+        view.bid_rows > 0,
+        view.ask_rows > 0,
+        view.unm_bid,
+        view.unm_ask,
+        round(cfg.min_age_ms * NS_PER_MS),
+        cfg.min_other_updates,
+        cfg.min_unmatched_trades,
+        hb,
+    )
+    mask = reason != K.STALE_NONE
+    # reasons indexed by kernel code - 1
+    act = np.where(reason == K.STALE_CATCH_UP, 1, 0).astype(np.int8)
+    idx = np.flatnonzero(mask)
+    detail = pl.DataFrame({"s": side[idx], "a": age[idx] // NS_PER_MS}).select(
+        pl.format(
+            "side={} age_ms={}", pl.when(pl.col("s") == 1).then(pl.lit("bid")).otherwise(pl.lit("ask")), "a"
+        ).alias("detail")
+    )["detail"]
+    return [
+        RuleMask(
+            "stale_quote",
+            "events",
+            mask,
+            np.maximum(reason.astype(np.int8) - 1, 0),
+            ("catch_up", "stale_side", "heartbeat"),
+            act,
+            (cfg.action, cfg.catch_up_action),
+            detail=detail,
+        )
+    ]
+
+
+# -- crossed / locked --------------------------------------------------------------------------------------
+def _top(view: EventView) -> tuple[np.ndarray, np.ndarray]:
+    s = view.snapshots
+    if "bid_px_00" not in s.columns:
+        z = np.zeros(s.height, np.int64)
+        return z, z
+    return s["bid_px_00"].to_numpy(), s["ask_px_00"].to_numpy()
+
+
+def _cross_reason(view: EventView, rows: np.ndarray) -> np.ndarray:
+    """0 auction, 1 halt, 2 feed_glitch for snapshot rows ``rows``."""
+    ev = view.snap_event[rows]
+    seq = view.snapshots["seq"].to_numpy()[rows]
+    st = np.where(ev >= 0, view.state[np.maximum(ev, 0)], ST_NORMAL) if view.n else np.zeros(rows.shape[0])
+    out = np.full(rows.shape[0], 2, np.int8)
+    out[(seq < view.first_trade_seq) | (st == ST_AUCTION)] = 0
+    out[st == ST_HALT] = 1
+    return out
+
+
+def _book_rule(view: EventView, rule: str, action: str, crossed: bool) -> list[RuleMask]:
+    bid, ask = _top(view)
+    both = (bid != UNDEF_PRICE) & (ask != UNDEF_PRICE)
+    mask = both & ((bid > ask) if crossed else (bid == ask))
+    rows = np.flatnonzero(mask)
+    reason = np.zeros(mask.shape[0], np.int8)
+    reason[rows] = _cross_reason(view, rows)
+    detail = pl.DataFrame({"b": bid[rows], "a": ask[rows]}).select(
+        pl.format("bid_px_00={} ask_px_00={}", "b", "a").alias("detail")
+    )["detail"]
+    return [
+        RuleMask(
+            rule,
+            "snapshots",
+            mask,
+            reason,
+            ("auction", "halt", "feed_glitch"),
+            _one_action(mask.shape[0]),
+            (action,),
+            table="book_snapshots",
+            detail=detail,
+        )
+    ]
+
+
+def crossed_book(view: EventView, cfg: CrossedBookConfig) -> list[RuleMask]:
+    """Snapshots with best bid > best ask."""
+    return _book_rule(view, "crossed_book", cfg.action, crossed=True)
+
+
+def locked_book(view: EventView, cfg: LockedBookConfig) -> list[RuleMask]:
+    """Snapshots with best bid == best ask."""
+    return _book_rule(view, "locked_book", cfg.action, crossed=False)
+
+
+# -- mechanical bursts -----------------------------------------------------------------------------------
+def window_members(ts: np.ndarray, min_count: int, window_ns: int) -> np.ndarray:
+    """Events belonging to some closed window [t - window_ns, t] holding >= ``min_count`` events.
+
+    ``ts`` must be non-decreasing (events out of time order are sorted by time first).
+    """
+    n = ts.shape[0]
+    if n == 0:
+        return np.zeros(0, np.bool_)
+    order = None
+    if n > 1 and bool(np.any(ts[1:] < ts[:-1])):
+        order = np.argsort(ts, kind="stable")
+        ts = ts[order]
+    lo = K.window_start(ts, window_ns, True)
+    hit = (np.arange(n) - lo + 1) >= min_count
+    diff = np.zeros(n + 1, np.int64)
+    np.add.at(diff, lo[hit], 1)
+    np.add.at(diff, np.flatnonzero(hit) + 1, -1)
+    inside = np.cumsum(diff[:n]) > 0
+    if order is not None:
+        out = np.empty(n, np.bool_)
+        out[order] = inside
+        return out
+    return inside
+
+
+def message_storm(view: EventView, cfg: MessageStormConfig) -> list[RuleMask]:
+    """Every message of a window of ``window_us`` holding >= ``min_messages`` messages."""
+    mask = window_members(view.ts, cfg.min_messages, round(cfg.window_us * NS_PER_US))
+    n = mask.shape[0]
+    return [
+        RuleMask(
+            "message_storm", "events", mask, np.zeros(n, np.int8), ("storm",), _one_action(n), (cfg.action,)
+        )
+    ]
+
+
+def _dense_keys(side: np.ndarray, price: np.ndarray, tick: int) -> tuple[np.ndarray, int]:
+    """Dense ids per (side, price): arithmetic on the tick grid when compact, else a sort.
+
+    Rows without a price (UNDEF_PRICE, e.g. CLEAR) share one extra id.
+    """
+    n = price.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64), 0
+    valid = price != UNDEF_PRICE
+    if not valid.any():
+        return np.zeros(n, np.int64), 1
+    pv = price[valid]
+    lo, hi = int(pv.min()), int(pv.max())
+    sb = (side == 1).astype(np.int64)
+    p = np.where(valid, price, lo)
+    if tick > 0 and (hi - lo) // tick < 8 * n + 1024 and bool(np.all((pv - lo) % tick == 0)):
+        n_keys = ((hi - lo) // tick + 1) * 2
+        keys = (p - lo) // tick * 2 + sb
+    else:
+        _, inv = np.unique((p - lo) * 2 + sb, return_inverse=True)
+        keys = inv.astype(np.int64).reshape(-1)
+        n_keys = int(keys.max()) + 1
+    keys[~valid] = n_keys
+    return keys, n_keys + 1
+
+
+def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:
+    """Events holding rows of an add/cancel flicker run (see :class:`FlickerConfig`)."""
+    d = view.d
+    key, n_keys = _dense_keys(d["side"], d["price"], view.instrument.tick_int)
+    rows = K.flicker_kernel(
+        key,
+        n_keys,
+        d["action"],
+        d["size"],
+        d["flags"],
+        d["ts_event"],
+        round(cfg.window_us * NS_PER_US),
+        cfg.min_flips,
+    )
+    mask = _seg_count(rows, view.d_lo, view.d_hi) > 0
+    n = mask.shape[0]
+    return [
+        RuleMask(
+            "flicker",
+            "events",
+            mask,
+            np.zeros(n, np.int8),
+            ("flicker",),
+            _one_action(n),
+            (cfg.action,),
+            table="book_deltas",
+        )
+    ]
+
+
+def quote_stuffing(view: EventView, cfg: QuoteStuffingConfig) -> list[RuleMask]:
+    """Messages at which the trailing message-to-trade ratio spikes (see :class:`QuoteStuffingConfig`)."""
+    ts = view.ts
+    n = ts.shape[0]
+    if n > 1 and bool(np.any(ts[1:] < ts[:-1])):
+        ts = np.maximum.accumulate(ts)  # time never runs backwards inside a window count
+    w = round(cfg.window_ms * NS_PER_MS)
+    lo = K.window_start(ts, w, False)  # window (t - w, t]
+    msgs = np.arange(n) - lo + 1
+    ct = np.zeros(n + 1, np.int64)
+    np.cumsum(view.n_trades > 0, out=ct[1:])
+    trades = ct[np.arange(n) + 1] - ct[lo]
+    mask = (msgs >= cfg.min_messages) & (msgs >= cfg.min_ratio * (trades + 1))
+    return [
+        RuleMask(
+            "quote_stuffing",
+            "events",
+            mask,
+            np.zeros(n, np.int8),
+            ("stuffing",),
+            _one_action(n),
+            (cfg.action,),
+        )
+    ]
+
+
+# -- duplicates ------------------------------------------------------------------------------------------
+def duplicate(view: EventView, cfg: DuplicateConfig) -> list[RuleMask]:
+    """Later copies of an identical message (same ts_event and rows) within ``max_lag`` messages."""
+    d, t = view.d, view.t
+    orig = K.duplicate_kernel(
+        view.ts,
+        view.d_lo,
+        view.d_hi,
+        view.t_lo,
+        view.t_hi,
+        d["side"],
+        d["action"],
+        d["price"],
+        d["size"],
+        d["order_id"],
+        d["flags"],
+        t["price"],
+        t["size"],
+        t["aggressor"],
+        t["order_id"],
+        cfg.max_lag,
+    )
+    mask = orig >= 0
+    if cfg.skip_hidden:
+        mask &= ~((view.d_hi == view.d_lo) & (view.nonregular == view.n_trades))
+    n = mask.shape[0]
+    return [
+        RuleMask(
+            "duplicate",
+            "events",
+            mask,
+            np.zeros(n, np.int8),
+            ("duplicate",),
+            _one_action(n),
+            (cfg.action,),
+            all_tables=True,
+            detail=pl.DataFrame({"o": view.seq[orig[mask]]}).select(
+                pl.format("copy of seq {}", "o").alias("detail")
+            )["detail"],
+        )
+    ]
+
+
+# -- low information -------------------------------------------------------------------------------------
+def low_info(view: EventView, cfg: LowInfoConfig) -> list[RuleMask]:
+    """No-change and beyond-top-k snapshots (events without trades), odd-lot rows."""
+    out: list[RuleMask] = []
+    s = view.snapshots
+    depth = sum(1 for c in s.columns if c.startswith("bid_px_"))
+    n = s.height
+    if depth and n > 1:
+        k = min(cfg.top_k, depth)
+
+        def changed(levels: range) -> pl.Expr:
+            cols = [f"{sd}_{w}_{j:02d}" for sd in ("bid", "ask") for w in ("px", "sz") for j in levels]
+            return pl.any_horizontal([pl.col(c) != pl.col(c).shift(1) for c in cols]).fill_null(True)
+
+        exprs = [changed(range(k)).alias("top")]
+        if k < depth:
+            exprs.append(changed(range(k, depth)).alias("deep"))
+        ch = s.select(exprs)
+        top_changed = ch["top"].to_numpy()
+        deep_changed = ch["deep"].to_numpy() if k < depth else np.zeros(n, np.bool_)
+        ev = view.snap_event
+        no_trade = np.where(ev >= 0, view.n_trades[np.maximum(ev, 0)] == 0, True)
+        mask = ~top_changed & no_trade
+        reason = np.where(deep_changed, 1, 0).astype(np.int8)
+        out.append(
+            RuleMask(
+                "low_info",
+                "snapshots",
+                mask,
+                reason,
+                ("no_change", "beyond_top_k"),
+                _one_action(n),
+                (cfg.action,),
+                table="book_snapshots",
+            )
+        )
+    if cfg.round_lot is not None and cfg.round_lot > 1:
+        d = view.d
+        incr = (
+            (d["action"] == BookAction.ADD)
+            | (d["action"] == BookAction.REDUCE)
+            | (d["action"] == BookAction.EXECUTE)
+        )
+        odd_rows = incr & (d["size"] % cfg.round_lot != 0) & ((d["flags"] & Flags.SNAPSHOT) == 0)
+        mask = _seg_count(odd_rows, view.d_lo, view.d_hi) > 0
+        ne = mask.shape[0]
+        out.append(
+            RuleMask(
+                "low_info",
+                "events",
+                mask,
+                np.zeros(ne, np.int8),
+                ("odd_lot",),
+                _one_action(ne),
+                (cfg.odd_lot_action,),
+                table="book_deltas",
+            )
+        )
+        tm = view.t["size"] % cfg.round_lot != 0
+        nt = tm.shape[0]
+        out.append(
+            RuleMask(
+                "low_info",
+                "trades",
+                tm,
+                np.zeros(nt, np.int8),
+                ("odd_lot",),
+                _one_action(nt),
+                (cfg.odd_lot_action,),
+                table="trades",
+            )
+        )
+    return out
+
+
+# -- session ---------------------------------------------------------------------------------------------
+SESSION_REASONS = ("halt", "auction", "pre_open", "post_close", "opening_minutes", "closing_minutes")
+
+
+def _local_ns(ts0: int, tz: str, t: dt.time) -> int:
+    """UTC ns of local time ``t`` on the local date of ``ts0``."""
+    z = ZoneInfo(tz)
+    day = dt.datetime.fromtimestamp(ts0 / NS_PER_S, tz=z).date()
+    whole = dt.datetime.combine(day, t.replace(microsecond=0), tzinfo=z)
+    return int(whole.timestamp()) * NS_PER_S + t.microsecond * 1000
+
+
+def session(view: EventView, cfg: SessionConfig) -> list[RuleMask]:
+    """Halts, auctions (STATUS and cross trades), outside hours, first/last minutes (local time)."""
+    n = view.n
+    reason = np.full(n, -1, np.int8)
+    if n and cfg.open_time is not None and cfg.close_time is not None:
+        tz = view.instrument.timezone
+        ts = view.ts
+        # a partition is one local trading date: take it from the median event (robust to a stray
+        # event stamped just before local midnight)
+        ref = int(np.median(ts))
+        t_open = _local_ns(ref, tz, cfg.open_time)
+        t_close = _local_ns(ref, tz, cfg.close_time)
+        first = round(cfg.first_minutes * 60 * NS_PER_S)
+        last = round(cfg.last_minutes * 60 * NS_PER_S)
+        reason[(ts >= t_close - last) & (ts < t_close)] = 5
+        reason[(ts >= t_open) & (ts < t_open + first)] = 4
+        reason[ts >= t_close] = 3
+        reason[ts < t_open] = 2
+    cross_trade = _seg_count(view.t["kind"] == TradeKind.CROSS, view.t_lo, view.t_hi) > 0
+    reason[(view.state == ST_AUCTION) | cross_trade] = 1
+    reason[view.state == ST_CLOSED] = 3
+    reason[view.state == ST_HALT] = 0
+    mask = reason >= 0
+    action = np.where(reason <= 1, 1, 0).astype(np.int8)
+    return [
+        RuleMask(
+            "session",
+            "events",
+            mask,
+            np.maximum(reason, 0),
+            SESSION_REASONS,
+            action,
+            (cfg.action, cfg.halt_action),
+        )
+    ]
+
+
+REF_RULE_FUNCTIONS: dict[str, Any] = {
+    "stale_quote": stale_quote,
+    "crossed_book": crossed_book,
+    "locked_book": locked_book,
+    "message_storm": message_storm,
+    "flicker": flicker,
+    "quote_stuffing": quote_stuffing,
+    "duplicate": duplicate,
+    "low_info": low_info,
+    "session": session,
+}
+
+
+def _strings(codes: np.ndarray, names: tuple[str, ...]) -> pl.Series:
+    if len(names) == 1:
+        return pl.repeat(names[0], codes.shape[0], dtype=pl.Utf8, eager=True)
+    return pl.Series(codes.astype(np.int8)).replace_strict(dict(enumerate(names)), return_dtype=pl.Utf8)
+
+
+def _mask_rows(m: RuleMask, view: EventView) -> pl.DataFrame:
+    idx = np.flatnonzero(m.mask)
+    if m.index == "events":
+        seq, ts = view.seq[idx], view.ts[idx]
+    elif m.index == "snapshots":
+        seq = view.snapshots["seq"].to_numpy()[idx]
+        ts = view.snapshots["ts_event"].to_numpy()[idx]
+    else:
+        seq, ts = view.t["seq"][idx], view.t["ts_event"][idx]
+    n = idx.shape[0]
+    detail = (
+        m.detail
+        if m.detail is not None and m.detail.len() == n
+        else pl.repeat("", n, dtype=pl.Utf8, eager=True)
+    )
+    base = pl.DataFrame(
+        {
+            "seq": seq.astype(np.int64),
+            "ts_event": ts.astype(np.int64),
+            "rule": pl.repeat(m.rule, n, dtype=pl.Utf8, eager=True),
+            "reason": _strings(m.reason[idx], m.reasons),
+            "action": _strings(m.action[idx], m.actions),
+            "detail": detail.alias("detail"),
+        }
+    )
+    if m.table is not None:
+        return base.with_columns(pl.lit(m.table, dtype=pl.Utf8).alias("table"))
+    has_d = view.has_deltas[idx] if m.index == "events" else np.zeros(n, np.bool_)
+    if not m.all_tables:
+        return base.with_columns(pl.Series("table", np.where(has_d, "book_deltas", "trades"), dtype=pl.Utf8))
+    has_t = (view.t_hi > view.t_lo)[idx]
+    parts = [
+        base.filter(pl.Series(has_d)).with_columns(pl.lit("book_deltas").alias("table")),
+        base.filter(pl.Series(has_t)).with_columns(pl.lit("trades").alias("table")),
+    ]
+    return pl.concat(parts)
+
+
+def _report(qc: pl.DataFrame, view: EventView, config: FilterConfig) -> dict[str, Any]:
+    """Counts of distinct flagged seqs and their traded volume, per rule, action and reason."""
+    seq_all = qc["seq"].to_numpy()
+    rule_col, action_col, reason_col = qc["rule"], qc["action"], qc["reason"]
+
+    def unique(seqs: np.ndarray) -> np.ndarray:  # qc is sorted by seq, so are its subsets
+        if seqs.shape[0] < 2:
+            return seqs
+        keep = np.empty(seqs.shape[0], np.bool_)
+        keep[0] = True
+        np.not_equal(seqs[1:], seqs[:-1], out=keep[1:])
+        return seqs[keep]
+
+    def events_volume(seqs: np.ndarray) -> tuple[int, int]:
+        u = unique(seqs)
+        pos = np.minimum(np.searchsorted(view.seq, u), max(view.n - 1, 0))
+        hit = pos[view.seq[pos] == u] if view.n else pos[:0]
+        return int(u.shape[0]), int(view.trade_vol[hit].sum())
+
+    rules: dict[str, Any] = {}
+    names = [r for r in RULES if getattr(config, r).enabled]
+    names += sorted({str(r) for r in rule_col.unique().to_list()} - set(RULES))  # plug-in rules
+    for rule in names:
+        m = (rule_col == rule).to_numpy()
+        ev, vol = events_volume(seq_all[m])
+        entry: dict[str, Any] = {"events": ev, "volume": vol, "by_action": {}, "by_reason": {}}
+        if ev:
+            acts = action_col.filter(pl.Series(m))
+            reas = reason_col.filter(pl.Series(m))
+            seqs = seq_all[m]
+            for a in sorted(acts.unique().to_list()):
+                e, v = events_volume(seqs[(acts == a).to_numpy()])
+                entry["by_action"][a] = {"events": e, "volume": v}
+            for r in sorted(reas.unique().to_list()):
+                entry["by_reason"][r] = int(unique(seqs[(reas == r).to_numpy()]).shape[0])
+        rules[rule] = entry
+    fe, fv = events_volume(seq_all)
+    de, _ = events_volume(seq_all[(action_col == "drop").to_numpy()])
+    return {
+        "events": view.n,
+        "volume": int(view.trade_vol.sum()),
+        "flagged_events": fe,
+        "flagged_volume": fv,
+        "dropped_events": de,
+        "rules": rules,
+        "disabled": [r for r in RULES if not getattr(config, r).enabled]
+        + [p.rule for p in config.plugins if not p.enabled],
+    }
+
+
+def reference_apply_filters(
+    snapshots: pl.DataFrame,
+    deltas: pl.DataFrame,
+    trades: pl.DataFrame,
+    *,
+    instrument: Instrument,
+    config: FilterConfig,
+    status: pl.DataFrame | None = None,
+) -> FilterResult:
+    """Run every enabled rule of ``config`` on one partition; return QC rows and a report.
+
+    ``snapshots`` are BOOK_SNAPSHOTS (any depth; ``seq`` = the event after which the book holds),
+    ``deltas`` BOOK_DELTAS, ``trades`` TRADES, ``status`` STATUS (optional). The report holds
+    ``events`` and ``volume`` of the partition, ``flagged_events``/``flagged_volume`` (distinct seqs
+    flagged by any rule and their traded volume), ``dropped_events``, and per rule under ``rules``:
+    ``events``, ``volume``, ``by_action`` {action: {events, volume}}, ``by_reason`` {reason: events}.
+    """
+    view = build_view(snapshots, deltas, trades, instrument, status)
+    frames: list[pl.DataFrame] = []
+    for rule in RULES:
+        rc = getattr(config, rule)
+        if not rc.enabled:
+            continue
+        for m in REF_RULE_FUNCTIONS[rule](view, rc):
+            if m.mask.any():
+                frames.append(_mask_rows(m, view))
+    for plugin in config.plugins:
+        if not plugin.enabled:
+            continue
+        fn = FILTERS.get(plugin.rule)
+        for m in fn(view, plugin):
+            if m.mask.shape[0] and m.mask.any():
+                frames.append(_mask_rows(m, view))
+    if frames:
+        qc = pl.concat(frames, how="diagonal").select(QC.names).sort("seq", maintain_order=True)
+    else:
+        qc = QC.empty()
+    qc = validate(qc, QC, where=f"filters {instrument.symbol}")
+    return FilterResult(qc=qc, report=_report(qc, view, config))
