@@ -51,6 +51,7 @@ def test_layout_lengths_match_spec() -> None:
 
 
 # -- the real sample --------------------------------------------------------------------------------
+@pytest.mark.realdata
 def test_real_sample_counts_and_truncation(shared_data) -> None:  # type: ignore[no-untyped-def]
     p = shared_data("itch/sample.itch")
     res = read_itch(p, date="2019-01-30")
@@ -67,6 +68,7 @@ def test_real_sample_counts_and_truncation(shared_data) -> None:  # type: ignore
         read_itch(p, date="2019-01-30", strict=True)
 
 
+@pytest.mark.realdata
 def test_real_sample_first_timestamp_and_directory(shared_data) -> None:  # type: ignore[no-untyped-def]
     res = read_itch(shared_data("itch/sample.itch"), date="2019-01-30")
     s = res.messages["S"]
@@ -101,6 +103,7 @@ def test_real_sample_first_timestamp_and_directory(shared_data) -> None:  # type
     assert res.status["AA"]["detail"].to_list() == ["S:O"]
 
 
+@pytest.mark.realdata
 def test_real_sample_symbol_filter_and_tiny_chunks(shared_data) -> None:  # type: ignore[no-untyped-def]
     p = shared_data("itch/sample.itch")
     full = read_itch(p, date="2019-01-30")
@@ -278,3 +281,39 @@ def _nodate(tmp_path):  # type: ignore[no-untyped-def]
     p = tmp_path / "nodate.itch"
     p.write_bytes(frame(hdr("S", 0, 10) + b"O"))
     return p
+
+
+@pytest.mark.realdata
+def test_real_sample_cli_ingest(shared_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from orderflow.cli.main import app
+    from orderflow.core.io import Dataset
+
+    p = shared_data("itch/sample.itch")
+    args = ["ingest", "itch", str(p), "--out", str(tmp_path), "--date", "2019-01-30", "--symbols", "A,AA"]
+    r = CliRunner().invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert (s["messages"], s["truncated_at"], s["symbols"]) == (101, 4081, 2)
+    assert s["messages_by_type"] == {"H": 1, "R": 98, "S": 1, "Y": 1}
+    ds = Dataset(tmp_path)
+    assert set(ds.instruments()) == {"A", "AA"}
+    qc = ds.read("qc", "AA", "2019-01-30")
+    assert qc["rule"].to_list() == ["itch_truncated"]
+    assert ds.read("book_deltas", "AA", "2019-01-30").height == 0
+    assert ds.read("status", "AA", "2019-01-30")["detail"].to_list() == ["S:O"]
+
+
+def test_keep_mask_twin() -> None:
+    data = b"".join(frame(hdr("D", loc, 1) + struct.pack(">Q", loc)) for loc in (0, 1, 2, 3))
+    buf = np.frombuffer(data, dtype=np.uint8)
+    fr = scan_frames(buf)
+    status = fr.status.copy()
+    status[3] = K.ST_BADLEN
+    wanted = np.zeros(65536, dtype=np.bool_)
+    wanted[2] = True
+    for fn in (K.keep_mask, K.keep_mask.py_func):
+        assert fn(buf, fr.offsets, fr.types, status, wanted).tolist() == [True, False, True, False]
