@@ -34,6 +34,18 @@ pre{background:#0f172a;color:#e2e8f0;padding:12px;border-radius:6px;font-size:12
 """
 
 
+SELF_CHECK = (
+    "(function(){var e=0;window.addEventListener('error',function(){e++;"
+    "document.body.setAttribute('data-errors',String(e));});"
+    "window.addEventListener('load',function(){var im=document.querySelectorAll('img.plot'),ok=0;"
+    "for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}}"
+    "document.body.setAttribute('data-plots',String(im.length));"
+    "document.body.setAttribute('data-plots-rendered',String(ok));});})();"
+)
+"""Inline script (no network): after load, records on <body> how many plots exist and how many decoded,
+and counts script errors, so a headless-browser test can check the page really renders."""
+
+
 @dataclass
 class Section:
     """One report section: a title, an optional note, tables, figures and preformatted blocks."""
@@ -108,7 +120,9 @@ def render(
         for block in s.pre:
             parts.append(f"<pre>{html.escape(block)}</pre>")
         parts.append("</section>")
-    parts.append("</main></body></html>")
+    parts.append("</main>")
+    parts.append(f"<script>{SELF_CHECK}</script>")
+    parts.append("</body></html>")
     return "".join(parts)
 
 
