@@ -48,13 +48,14 @@ def frame_scan(buf, start, end, spec_len, offsets, types, lengths, status):
     """Find whole messages in ``buf[start:end]``.
 
     Writes the body offset, type byte, length and status (ST_*) of each whole message into the
-    output arrays (which must hold ``(end - start) // 3 + 1`` entries) and returns
-    ``(count, stop)``: the number of messages found and the offset of the first byte not
-    consumed (the start of a partial message, or ``end``).
+    output arrays and returns ``(count, stop)``: the number of messages found and the offset of
+    the first byte not consumed (the start of a partial message, ``end``, or where the output
+    arrays filled up).
     """
     pos = start
     n = 0
-    while pos + 2 <= end:
+    cap = offsets.shape[0]
+    while pos + 2 <= end and n < cap:
         ln = (np.int64(buf[pos]) << 8) | np.int64(buf[pos + 1])
         if pos + 2 + ln > end:
             break

@@ -328,10 +328,17 @@ class Frames:
     """offset of the first byte not consumed (start of a partial message, or the end)"""
 
 
-def scan_frames(buf: np.ndarray, start: int = 0, end: int | None = None) -> Frames:
-    """Frame ``buf[start:end]`` (numba pass); see :func:`orderflow.ingest._itch_kernels.frame_scan`."""
+_MIN_LEN = 2 + min(SPEC_LENGTHS.values())
+
+
+def scan_frames(buf: np.ndarray, start: int = 0, end: int | None = None, cap: int | None = None) -> Frames:
+    """Frame ``buf[start:end]`` (numba pass); see :func:`orderflow.ingest._itch_kernels.frame_scan`.
+
+    At most ``cap`` messages are framed (default: all whole messages); ``stop`` tells where to go on.
+    """
     end = len(buf) if end is None else end
-    cap = (end - start) // 2 + 1
+    if cap is None:
+        cap = (end - start) // 2 + 1
     offsets = np.empty(cap, dtype=np.int64)
     types = np.empty(cap, dtype=np.uint8)
     lengths = np.empty(cap, dtype=np.int64)
@@ -732,11 +739,18 @@ def read_itch(
                 break
             data = carry + block
             buf = np.frombuffer(data, dtype=np.uint8)
-            fr = scan_frames(buf)
-            if len(fr.offsets):
+            # output arrays sized for real messages (>= 14 bytes framed); degenerate frames
+            # (e.g. zero lengths) only take more rounds
+            cap = len(buf) // _MIN_LEN + 16
+            pos = 0
+            while True:
+                fr = scan_frames(buf, pos, len(buf), cap)
+                if not len(fr.offsets):
+                    break
                 rd.block(buf, fr, consumed)
-            carry = data[fr.stop :]
-            consumed += fr.stop
+                pos = fr.stop
+            carry = data[pos:]
+            consumed += pos
             if on_progress is not None:
                 on_progress(consumed)
     truncated_at = consumed if carry else None

@@ -317,3 +317,18 @@ def test_keep_mask_twin() -> None:
     wanted[2] = True
     for fn in (K.keep_mask, K.keep_mask.py_func):
         assert fn(buf, fr.offsets, fr.types, status, wanted).tolist() == [True, False, True, False]
+
+
+def test_many_degenerate_frames_take_several_rounds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # 100 zero-length frames (2 bytes each) exceed the per-round capacity sized for real messages
+    data = frame(hdr("S", 0, 1) + b"O") + b"\x00\x00" * 100 + frame(hdr("S", 0, 2) + b"C")
+    p = tmp_path / "zeros.itch"
+    p.write_bytes(data)
+    for chunk in (1 << 20, 9):
+        res = read_itch(p, date="2019-01-30", chunk_bytes=chunk)
+        assert res.stats["messages"] == 102
+        assert res.stats["bad_lengths"] == {"0x00": 100}
+        assert res.stats["truncated_at"] is None
+        assert res.messages["S"]["event_code"].to_list() == ["O", "C"]
+        assert res.messages["S"]["seq"].to_list() == [0, 101]
+        assert res.qc_file.height == 100
