@@ -532,7 +532,7 @@ class _Reader:
             lo, hi = int(start[loc]), int(start[loc + 1])
             book = self.books.get(loc)
             if book is None:
-                book = self.books[loc] = L3Book(1 << 12)
+                book = self.books[loc] = L3Book(1 << 8)  # grows; ~8 KB per idle stock
             out = book.apply_arrays(
                 e_ts[lo:hi],
                 e_ts[lo:hi],
@@ -586,7 +586,6 @@ class _Reader:
     # -- results -------------------------------------------------------------------------------------
     def result(self, truncated_at: int | None, file_size: int) -> ItchResult:
         messages = {t: pl.concat(fs) for t, fs in self.ref_frames.items()}
-        # market-wide system events go into every kept stock's STATUS
         s_rows = messages.get("S")
         h_rows = messages.get("H")
         b_rows = messages.get("B")
@@ -594,6 +593,40 @@ class _Reader:
         deltas, trades, status, qc = {}, {}, {}, {}
         instruments: dict[str, Instrument] = {}
         book_stats: dict[str, int] = {}
+        # market-wide system events go into every kept stock's STATUS; H and B split once by locate
+        s_status = (
+            s_rows.select(
+                "ts_event",
+                pl.col("ts_event").alias("ts_recv"),
+                "seq",
+                pl.col("event_code")
+                .replace_strict(_S_STATUS, default=int(MarketStatus.OTHER), return_dtype=pl.UInt8)
+                .alias("status"),
+                ("S:" + pl.col("event_code")).alias("detail"),
+            )
+            if s_rows is not None
+            else STATUS.empty()
+        )
+        h_by_loc: dict[int, pl.DataFrame] = {}
+        if h_rows is not None:
+            h_status = h_rows.select(
+                "stock_locate",
+                "ts_event",
+                pl.col("ts_event").alias("ts_recv"),
+                "seq",
+                pl.col("trading_state")
+                .replace_strict(_H_STATUS, default=int(MarketStatus.OTHER), return_dtype=pl.UInt8)
+                .alias("status"),
+                ("H:" + pl.col("trading_state") + " reason=" + pl.col("reason")).alias("detail"),
+            )
+            for (hloc,), part in h_status.partition_by("stock_locate", as_dict=True).items():
+                h_by_loc[int(hloc)] = part.drop("stock_locate")
+        b_by_loc: dict[int, list[tuple[int, int, int]]] = {}
+        if b_rows is not None:
+            for bloc, s, ts, mn in b_rows.select(
+                "stock_locate", "seq", "ts_event", "match_number"
+            ).iter_rows():
+                b_by_loc.setdefault(bloc, []).append((s, ts, mn))
         for loc in locs:
             sym = self.loc_sym[loc]
             instruments[sym] = Instrument(symbol=sym, venue=VENUE, tick_size="0.01", timezone=TIMEZONE)
@@ -601,41 +634,12 @@ class _Reader:
             # built by the kernels with valid codes: names/dtypes are checked here, values on write
             deltas[sym] = validate(_frame(parts, BOOK_DELTAS), BOOK_DELTAS, check_values=False)
             trades[sym] = validate(_frame(self.trades.get(loc, []), TRADES), TRADES, check_values=False)
-            st: list[pl.DataFrame] = []
-            if s_rows is not None:
-                st.append(
-                    s_rows.select(
-                        "ts_event",
-                        pl.col("ts_event").alias("ts_recv"),
-                        "seq",
-                        pl.col("event_code")
-                        .replace_strict(_S_STATUS, default=int(MarketStatus.OTHER), return_dtype=pl.UInt8)
-                        .alias("status"),
-                        ("S:" + pl.col("event_code")).alias("detail"),
-                    )
-                )
-            if h_rows is not None:
-                st.append(
-                    h_rows.filter(pl.col("stock_locate") == loc).select(
-                        "ts_event",
-                        pl.col("ts_event").alias("ts_recv"),
-                        "seq",
-                        pl.col("trading_state")
-                        .replace_strict(_H_STATUS, default=int(MarketStatus.OTHER), return_dtype=pl.UInt8)
-                        .alias("status"),
-                        ("H:" + pl.col("trading_state") + " reason=" + pl.col("reason")).alias("detail"),
-                    )
-                )
-            sdf = pl.concat(st).sort("seq") if st else STATUS.empty()
+            h = h_by_loc.get(loc)
+            sdf = s_status if h is None else pl.concat([s_status, h]).sort("seq")
             status[sym] = validate(sdf, STATUS, where=f"itch {sym}", check_values=False)
             rows = list(self.qc.get(loc, []))
-            if b_rows is not None:
-                for s, ts, mn in (
-                    b_rows.filter(pl.col("stock_locate") == loc)
-                    .select("seq", "ts_event", "match_number")
-                    .iter_rows()
-                ):
-                    rows.append((s, ts, "trades", "itch_broken_trade", "broken", "mark", f"match {mn}"))
+            for s, ts, mn in b_by_loc.get(loc, []):
+                rows.append((s, ts, "trades", "itch_broken_trade", "broken", "mark", f"match {mn}"))
             qc[sym] = validate(_qc_rows(sorted(rows)), QC, where=f"itch {sym}", check_values=False)
             book = self.books.get(loc)
             if book is not None:
