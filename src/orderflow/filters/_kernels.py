@@ -329,16 +329,317 @@ def locate_sorted(seq: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return out
 
 
+# -- fused kernels of the fast path ----------------------------------------------------------------------
+@jit
+def build_index(
+    dseq: np.ndarray,
+    tseq: np.ndarray,
+    d_ts: np.ndarray,
+    t_ts: np.ndarray,
+    d_side: np.ndarray,
+    t_size: np.ndarray,
+    t_aggr: np.ndarray,
+    t_kind: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """One pass over both sorted seq columns: the event index and every per-event count.
+
+    Returns (seq, d_lo, d_hi, t_lo, t_hi, ts, bid rows, ask rows, traded volume, non-regular trades,
+    unmatched bid hits, unmatched ask hits, cross trades); the same values as :func:`index_events`
+    followed by :func:`event_counts` (``ts`` = ts_event of the event's first delta row, else of its
+    first trade row; a cross trade has ``kind`` 2).
+    """
+    nd = dseq.shape[0]
+    nt = tseq.shape[0]
+    m = nd + nt
+    seq = np.empty(m, np.int64)
+    d_lo = np.empty(m, np.int64)
+    d_hi = np.empty(m, np.int64)
+    t_lo = np.empty(m, np.int64)
+    t_hi = np.empty(m, np.int64)
+    ts = np.empty(m, np.int64)
+    bid = np.empty(m, np.int64)
+    ask = np.empty(m, np.int64)
+    vol = np.empty(m, np.int64)
+    nonreg = np.empty(m, np.int64)
+    unm_bid = np.empty(m, np.int64)
+    unm_ask = np.empty(m, np.int64)
+    cross = np.empty(m, np.int64)
+    i = 0
+    j = 0
+    n = 0
+    while i < nd or j < nt:
+        if j >= nt or (i < nd and dseq[i] <= tseq[j]):
+            s = dseq[i]
+        else:
+            s = tseq[j]
+        seq[n] = s
+        d_lo[n] = i
+        nb = 0
+        na = 0
+        while i < nd and dseq[i] == s:
+            sd = d_side[i]
+            if sd == 1:
+                nb += 1
+            elif sd == -1:
+                na += 1
+            i += 1
+        d_hi[n] = i
+        t_lo[n] = j
+        v = 0
+        nr = 0
+        nc = 0
+        sells = 0
+        buys = 0
+        while j < nt and tseq[j] == s:
+            v += t_size[j]
+            k = t_kind[j]
+            if k != 0:
+                nr += 1
+                if k == 2:
+                    nc += 1
+            elif t_aggr[j] == -1:
+                sells += 1
+            elif t_aggr[j] == 1:
+                buys += 1
+            j += 1
+        t_hi[n] = j
+        ts[n] = d_ts[d_lo[n]] if d_hi[n] > d_lo[n] else t_ts[t_lo[n]]
+        bid[n] = nb
+        ask[n] = na
+        vol[n] = v
+        nonreg[n] = nr
+        cross[n] = nc
+        unm_bid[n] = sells if nb == 0 else 0
+        unm_ask[n] = buys if na == 0 else 0
+        n += 1
+    return (
+        seq[:n],
+        d_lo[:n],
+        d_hi[:n],
+        t_lo[:n],
+        t_hi[:n],
+        ts[:n],
+        bid[:n],
+        ask[:n],
+        vol[:n],
+        nonreg[:n],
+        unm_bid[:n],
+        unm_ask[:n],
+        cross[:n],
+    )
+
+
+@jit
+def window_members_sorted(ts: np.ndarray, min_count: int, window_ns: int) -> np.ndarray:
+    """For non-decreasing ``ts``: events inside some closed window [t - w, t] of >= ``min_count``
+    events (the window ending at event i starts at the first event with ts >= ts[i] - w)."""
+    n = ts.shape[0]
+    out = np.zeros(n, np.bool_)
+    j = 0
+    marked = -1  # every event up to here that must be marked is marked
+    for i in range(n):
+        edge = ts[i] - window_ns
+        while ts[j] < edge:
+            j += 1
+        if i - j + 1 >= min_count:
+            start = j if j > marked + 1 else marked + 1
+            for q in range(start, i + 1):
+                out[q] = True
+            marked = i
+    return out
+
+
+@jit
+def stuffing_kernel(
+    ts: np.ndarray, n_trades: np.ndarray, window_ns: int, min_messages: int, min_ratio: float
+) -> np.ndarray:
+    """Per event: the trailing window (t - w, t] holds >= ``min_messages`` messages and messages >=
+    ``min_ratio`` * (messages with trades + 1); the clock t is the running maximum of ``ts``."""
+    n = ts.shape[0]
+    out = np.zeros(n, np.bool_)
+    clock = np.empty(n, np.int64)
+    j = 0
+    trades = 0  # messages with trades in [j, i]
+    t = 0
+    for i in range(n):
+        if i == 0 or ts[i] > t:
+            t = ts[i]
+        clock[i] = t
+        if n_trades[i] > 0:
+            trades += 1
+        edge = t - window_ns
+        while clock[j] <= edge:
+            if n_trades[j] > 0:
+                trades -= 1
+            j += 1
+        msgs = i - j + 1
+        out[i] = msgs >= min_messages and msgs >= min_ratio * (trades + 1)
+    return out
+
+
+@jit
+def seg_any(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per segment [lo[i], hi[i]): does any row hold True."""
+    n = lo.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        for r in range(lo[i], hi[i]):
+            if rows[r]:
+                out[i] = True
+                break
+    return out
+
+
+@jit
+def grid_keys(side: np.ndarray, price: np.ndarray, tick: int, undef: int) -> tuple[np.ndarray, int]:
+    """Dense (side, price) ids on the tick grid: ``(price - min) // tick * 2 + (side == bid)``; rows
+    without a price get ``n_keys - 1``. Returns (keys, n_keys), or (empty, -1) when the prices are not
+    all on the grid or the range is too wide (>= 8 n + 1024 ticks), or (empty, 0) with no valid price."""
+    n = price.shape[0]
+    lo = np.iinfo(np.int64).max
+    hi = np.iinfo(np.int64).min
+    nv = 0
+    for r in range(n):
+        p = price[r]
+        if p != undef:
+            nv += 1
+            if p < lo:
+                lo = p
+            if p > hi:
+                hi = p
+    keys = np.empty(n, np.int64)
+    if nv == 0:
+        return keys[:0], 0
+    if tick <= 0 or (hi - lo) // tick >= 8 * n + 1024:
+        return keys[:0], -1
+    for r in range(n):
+        p = price[r]
+        if p != undef and (p - lo) % tick != 0:
+            return keys[:0], -1
+    n_keys = ((hi - lo) // tick + 1) * 2
+    for r in range(n):
+        p = price[r]
+        if p == undef:
+            keys[r] = n_keys
+        else:
+            keys[r] = (p - lo) // tick * 2 + (1 if side[r] == 1 else 0)
+    return keys, n_keys + 1
+
+
+@jit
+def odd_lot_events(
+    lo: np.ndarray, hi: np.ndarray, action: np.ndarray, size: np.ndarray, flags: np.ndarray, round_lot: int
+) -> np.ndarray:
+    """Per event: a non-snapshot ADD/REDUCE/EXECUTE row whose size is not a multiple of ``round_lot``."""
+    n = lo.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        for r in range(lo[i], hi[i]):
+            a = action[r]
+            if (a == 1 or a == 2 or a == 3) and size[r] % round_lot != 0 and (flags[r] & 32) == 0:
+                out[i] = True
+                break
+    return out
+
+
+@jit
+def session_kernel(
+    ts: np.ndarray,
+    state: np.ndarray,
+    cross: np.ndarray,
+    clock: bool,
+    t_open: int,
+    t_close: int,
+    first_ns: int,
+    last_ns: int,
+) -> np.ndarray:
+    """Per event: session reason code (-1 none, 0 halt, 1 auction, 2 pre_open, 3 post_close,
+    4 opening_minutes, 5 closing_minutes); STATUS states beat the clock (halt > closed > auction)."""
+    n = ts.shape[0]
+    out = np.full(n, -1, np.int8)
+    for i in range(n):
+        st = state[i]
+        if st == 1:
+            out[i] = 0
+        elif st == 3:
+            out[i] = 3
+        elif st == 2 or cross[i] > 0:
+            out[i] = 1
+        elif clock:
+            t = ts[i]
+            if t < t_open:
+                out[i] = 2
+            elif t >= t_close:
+                out[i] = 3
+            elif t < t_open + first_ns:
+                out[i] = 4
+            elif t >= t_close - last_ns:
+                out[i] = 5
+    return out
+
+
+@jit
+def distinct_counts(
+    seq: np.ndarray, group: np.ndarray, n_groups: int, vol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by ``seq``: per group (< 0: skipped) the number of distinct seqs and the sum
+    of ``vol`` over those distinct seqs (each seq's volume counted once per group)."""
+    count = np.zeros(n_groups, np.int64)
+    total = np.zeros(n_groups, np.int64)
+    last = np.zeros(n_groups, np.int64)
+    seen = np.zeros(n_groups, np.bool_)
+    for r in range(seq.shape[0]):
+        g = group[r]
+        if g < 0:
+            continue
+        s = seq[r]
+        if not seen[g] or last[g] != s:
+            seen[g] = True
+            last[g] = s
+            count[g] += 1
+            total[g] += vol[r]
+    return count, total
+
+
+@jit
+def snapshot_unchanged(cols: tuple[np.ndarray, ...], skip: np.ndarray) -> np.ndarray:
+    """Per snapshot row: no column of ``cols`` differs from the previous row (row 0: False); rows
+    with ``skip`` set are not examined (False)."""
+    n = skip.shape[0]
+    out = np.zeros(n, np.bool_)
+    nc = len(cols)
+    for r in range(1, n):
+        if skip[r]:
+            continue
+        same = True
+        for c in range(nc):
+            a = cols[c]
+            if a[r] != a[r - 1]:
+                same = False
+                break
+        out[r] = same
+    return out
+
+
 __all__ = [
     "STALE_CATCH_UP",
     "STALE_HEARTBEAT",
     "STALE_NONE",
     "STALE_SIDE",
+    "build_index",
+    "distinct_counts",
     "duplicate_kernel",
     "event_counts",
     "flicker_kernel",
+    "grid_keys",
     "index_events",
     "locate_sorted",
+    "odd_lot_events",
+    "seg_any",
+    "session_kernel",
+    "snapshot_unchanged",
     "stale_kernel",
+    "stuffing_kernel",
+    "window_members_sorted",
     "window_start",
 ]

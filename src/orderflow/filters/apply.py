@@ -15,6 +15,7 @@ import polars as pl
 
 from orderflow.core.instruments import Instrument
 from orderflow.core.schema import QC, validate
+from orderflow.filters import _kernels as K
 from orderflow.filters.config import RULES, FilterConfig
 from orderflow.filters.rules import FILTERS, RULE_FUNCTIONS, EventView, RuleMask, build_view
 
@@ -42,94 +43,135 @@ class FilterResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _strings(codes: np.ndarray, names: tuple[str, ...]) -> pl.Series:
-    if len(names) == 1:
-        return pl.repeat(names[0], codes.shape[0], dtype=pl.Utf8, eager=True)
-    return pl.Series(codes.astype(np.int8)).replace_strict(dict(enumerate(names)), return_dtype=pl.Utf8)
+class _Rows:
+    """QC rows being assembled as integer codes (strings interned once, joined at the end)."""
+
+    def __init__(self, view: EventView) -> None:
+        self.view = view
+        self.names: dict[str, dict[str, int]] = {"rule": {}, "reason": {}, "action": {}, "table": {}}
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.details: list[pl.Series] = []
+        self.n_details = 1  # detail code 0 = ""
+
+    def code(self, kind: str, name: str) -> int:
+        return self.names[kind].setdefault(name, len(self.names[kind]))
+
+    def codes(self, kind: str, names: tuple[str, ...]) -> np.ndarray:
+        return np.array([self.code(kind, x) for x in names], np.int64)
+
+    def add(self, m: RuleMask) -> None:
+        view = self.view
+        idx = np.flatnonzero(m.mask)
+        n = idx.shape[0]
+        if m.index == "events":
+            seq, ts = view.seq[idx], view.ts[idx]
+        elif m.index == "snapshots":
+            seq = view.snapshots["seq"].to_numpy()[idx]
+            ts = view.snapshots["ts_event"].to_numpy()[idx]
+        else:
+            seq, ts = view.t["seq"][idx], view.t["ts_event"][idx]
+        seq = seq.astype(np.int64)
+        ts = ts.astype(np.int64)
+        rule = np.full(n, self.code("rule", m.rule), np.int64)
+        reason = self.codes("reason", m.reasons)[m.reason[idx].astype(np.int64)]
+        action = self.codes("action", m.actions)[m.action[idx].astype(np.int64)]
+        if m.detail is not None and m.detail.len() == n:
+            detail = np.arange(self.n_details, self.n_details + n, dtype=np.int64)
+            self.details.append(m.detail.cast(pl.Utf8))
+            self.n_details += n
+        else:
+            detail = np.zeros(n, np.int64)
+        cols = (seq, ts, rule, reason, action, detail)
+        if m.table is not None:
+            self.parts.append((*cols, np.full(n, self.code("table", m.table), np.int64)))
+            return
+        has_d = view.has_deltas[idx] if m.index == "events" else np.zeros(n, np.bool_)
+        bd, tr = self.code("table", "book_deltas"), self.code("table", "trades")
+        if not m.all_tables:
+            self.parts.append((*cols, np.where(has_d, bd, tr).astype(np.int64)))
+            return
+        has_t = (view.t_hi > view.t_lo)[idx]
+        self.parts.append((*(c[has_d] for c in cols), np.full(int(has_d.sum()), bd, np.int64)))
+        self.parts.append((*(c[has_t] for c in cols), np.full(int(has_t.sum()), tr, np.int64)))
+
+    def frame(self) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+        """The QC table (stable by seq: rule order, then row order within a rule) and its codes."""
+        if not self.parts:
+            z = np.zeros(0, np.int64)
+            return QC.empty(), {"seq": z, "rule": z, "reason": z, "action": z}
+        cols = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
+        order = np.argsort(cols[0], kind="stable")
+        seq, ts, rule, reason, action, detail, table = (c[order] for c in cols)
+
+        def strings(kind: str, codes: np.ndarray) -> pl.Series:
+            names = sorted(self.names[kind], key=self.names[kind].__getitem__)
+            return pl.Series(kind, names, dtype=pl.Utf8).gather(pl.Series(codes, dtype=pl.Int64))
+
+        details = pl.concat([pl.Series("detail", [""], dtype=pl.Utf8), *self.details])
+        qc = pl.DataFrame(
+            [
+                pl.Series("seq", seq, dtype=pl.Int64),
+                pl.Series("ts_event", ts, dtype=pl.Int64),
+                strings("table", table),
+                strings("rule", rule),
+                strings("reason", reason),
+                strings("action", action),
+                details.gather(pl.Series(detail, dtype=pl.Int64)).alias("detail"),
+            ]
+        )
+        return qc.select(QC.names), {"seq": seq, "rule": rule, "reason": reason, "action": action}
 
 
-def _mask_rows(m: RuleMask, view: EventView) -> pl.DataFrame:
-    idx = np.flatnonzero(m.mask)
-    if m.index == "events":
-        seq, ts = view.seq[idx], view.ts[idx]
-    elif m.index == "snapshots":
-        seq = view.snapshots["seq"].to_numpy()[idx]
-        ts = view.snapshots["ts_event"].to_numpy()[idx]
-    else:
-        seq, ts = view.t["seq"][idx], view.t["ts_event"][idx]
-    n = idx.shape[0]
-    detail = (
-        m.detail
-        if m.detail is not None and m.detail.len() == n
-        else pl.repeat("", n, dtype=pl.Utf8, eager=True)
-    )
-    base = pl.DataFrame(
-        {
-            "seq": seq.astype(np.int64),
-            "ts_event": ts.astype(np.int64),
-            "rule": pl.repeat(m.rule, n, dtype=pl.Utf8, eager=True),
-            "reason": _strings(m.reason[idx], m.reasons),
-            "action": _strings(m.action[idx], m.actions),
-            "detail": detail.alias("detail"),
-        }
-    )
-    if m.table is not None:
-        return base.with_columns(pl.lit(m.table, dtype=pl.Utf8).alias("table"))
-    has_d = view.has_deltas[idx] if m.index == "events" else np.zeros(n, np.bool_)
-    if not m.all_tables:
-        return base.with_columns(pl.Series("table", np.where(has_d, "book_deltas", "trades"), dtype=pl.Utf8))
-    has_t = (view.t_hi > view.t_lo)[idx]
-    parts = [
-        base.filter(pl.Series(has_d)).with_columns(pl.lit("book_deltas").alias("table")),
-        base.filter(pl.Series(has_t)).with_columns(pl.lit("trades").alias("table")),
-    ]
-    return pl.concat(parts)
-
-
-def _report(qc: pl.DataFrame, view: EventView, config: FilterConfig) -> dict[str, Any]:
+def _report(rows: _Rows, codes: dict[str, np.ndarray], config: FilterConfig) -> dict[str, Any]:
     """Counts of distinct flagged seqs and their traded volume, per rule, action and reason."""
-    seq_all = qc["seq"].to_numpy()
-    rule_col, action_col, reason_col = qc["rule"], qc["action"], qc["reason"]
-
-    def unique(seqs: np.ndarray) -> np.ndarray:  # qc is sorted by seq, so are its subsets
-        if seqs.shape[0] < 2:
-            return seqs
-        keep = np.empty(seqs.shape[0], np.bool_)
-        keep[0] = True
-        np.not_equal(seqs[1:], seqs[:-1], out=keep[1:])
-        return seqs[keep]
-
-    def events_volume(seqs: np.ndarray) -> tuple[int, int]:
-        u = unique(seqs)
-        pos = np.minimum(np.searchsorted(view.seq, u), max(view.n - 1, 0))
-        hit = pos[view.seq[pos] == u] if view.n else pos[:0]
-        return int(u.shape[0]), int(view.trade_vol[hit].sum())
+    view = rows.view
+    seq = codes["seq"]
+    rule_c, action_c, reason_c = codes["rule"], codes["action"], codes["reason"]
+    if view.n and seq.shape[0]:
+        pos = np.minimum(np.searchsorted(view.seq, seq), view.n - 1)
+        vol = np.where(view.seq[pos] == seq, view.trade_vol[pos], 0).astype(np.int64)
+    else:
+        vol = np.zeros(seq.shape[0], np.int64)
+    rule_names = rows.names["rule"]
+    act_names = sorted(rows.names["action"], key=rows.names["action"].__getitem__)
+    rea_names = sorted(rows.names["reason"], key=rows.names["reason"].__getitem__)
+    n_r, n_a, n_z = max(len(rule_names), 1), max(len(act_names), 1), max(len(rea_names), 1)
+    r_ev, r_vol = K.distinct_counts(seq, rule_c, n_r, vol)
+    a_ev, a_vol = K.distinct_counts(seq, rule_c * n_a + action_c, n_r * n_a, vol)
+    z_ev, _ = K.distinct_counts(seq, rule_c * n_z + reason_c, n_r * n_z, vol)
+    zero = np.zeros(seq.shape[0], np.int64)
+    all_ev, all_vol = K.distinct_counts(seq, zero, 1, vol)
+    drop = rows.names["action"].get("drop", -1)
+    drop_ev, _ = K.distinct_counts(seq, np.where(action_c == drop, 0, -1).astype(np.int64), 1, vol)
 
     rules: dict[str, Any] = {}
     names = [r for r in RULES if getattr(config, r).enabled]
-    names += sorted({str(r) for r in rule_col.unique().to_list()} - set(RULES))  # plug-in rules
+    names += sorted(set(rule_names) - set(RULES))  # plug-in rules (only names with QC rows are interned)
     for rule in names:
-        m = (rule_col == rule).to_numpy()
-        ev, vol = events_volume(seq_all[m])
-        entry: dict[str, Any] = {"events": ev, "volume": vol, "by_action": {}, "by_reason": {}}
-        if ev:
-            acts = action_col.filter(pl.Series(m))
-            reas = reason_col.filter(pl.Series(m))
-            seqs = seq_all[m]
-            for a in sorted(acts.unique().to_list()):
-                e, v = events_volume(seqs[(acts == a).to_numpy()])
-                entry["by_action"][a] = {"events": e, "volume": v}
-            for r in sorted(reas.unique().to_list()):
-                entry["by_reason"][r] = int(unique(seqs[(reas == r).to_numpy()]).shape[0])
+        rc = rule_names.get(rule)
+        ev = int(r_ev[rc]) if rc is not None else 0
+        entry: dict[str, Any] = {
+            "events": ev,
+            "volume": int(r_vol[rc]) if rc is not None else 0,
+            "by_action": {},
+            "by_reason": {},
+        }
+        if ev and rc is not None:
+            for a in sorted(act_names):
+                g = rc * n_a + rows.names["action"][a]
+                if a_ev[g]:
+                    entry["by_action"][a] = {"events": int(a_ev[g]), "volume": int(a_vol[g])}
+            for z in sorted(rea_names):
+                g = rc * n_z + rows.names["reason"][z]
+                if z_ev[g]:
+                    entry["by_reason"][z] = int(z_ev[g])
         rules[rule] = entry
-    fe, fv = events_volume(seq_all)
-    de, _ = events_volume(seq_all[(action_col == "drop").to_numpy()])
     return {
         "events": view.n,
         "volume": int(view.trade_vol.sum()),
-        "flagged_events": fe,
-        "flagged_volume": fv,
-        "dropped_events": de,
+        "flagged_events": int(all_ev[0]),
+        "flagged_volume": int(all_vol[0]),
+        "dropped_events": int(drop_ev[0]),
         "rules": rules,
         "disabled": [r for r in RULES if not getattr(config, r).enabled]
         + [p.rule for p in config.plugins if not p.enabled],
@@ -152,29 +194,29 @@ def apply_filters(
     ``events`` and ``volume`` of the partition, ``flagged_events``/``flagged_volume`` (distinct seqs
     flagged by any rule and their traded volume), ``dropped_events``, and per rule under ``rules``:
     ``events``, ``volume``, ``by_action`` {action: {events, volume}}, ``by_reason`` {reason: events}.
+
+    One pass builds the per-event index (numba); each rule is one kernel or a few vectorised numpy
+    operations over it; the QC rows are assembled as integer codes and turned into strings once.
     """
     view = build_view(snapshots, deltas, trades, instrument, status)
-    frames: list[pl.DataFrame] = []
+    rows = _Rows(view)
     for rule in RULES:
         rc = getattr(config, rule)
         if not rc.enabled:
             continue
         for m in RULE_FUNCTIONS[rule](view, rc):
             if m.mask.any():
-                frames.append(_mask_rows(m, view))
+                rows.add(m)
     for plugin in config.plugins:
         if not plugin.enabled:
             continue
         fn = FILTERS.get(plugin.rule)
         for m in fn(view, plugin):
             if m.mask.shape[0] and m.mask.any():
-                frames.append(_mask_rows(m, view))
-    if frames:
-        qc = pl.concat(frames, how="diagonal").select(QC.names).sort("seq", maintain_order=True)
-    else:
-        qc = QC.empty()
+                rows.add(m)
+    qc, codes = rows.frame()
     qc = validate(qc, QC, where=f"filters {instrument.symbol}")
-    return FilterResult(qc=qc, report=_report(qc, view, config))
+    return FilterResult(qc=qc, report=_report(rows, codes, config))
 
 
 def _score(flag: set[int], truth: set[int]) -> dict[str, Any]:

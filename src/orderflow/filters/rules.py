@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from orderflow.core.enums import UNDEF_PRICE, BookAction, Flags, MarketStatus, TradeKind
+from orderflow.core.enums import UNDEF_PRICE, MarketStatus, TradeKind
 from orderflow.core.instruments import Instrument
 from orderflow.core.registry import Registry
 from orderflow.core.time import NS_PER_MS, NS_PER_S, NS_PER_US
@@ -170,21 +170,13 @@ def build_view(
     """Index the partition by event (``seq``); inputs need not be sorted (stable sort when not)."""
     d = _sorted_cols(deltas, _D_COLS)
     t = _sorted_cols(trades, _T_COLS)
-    dseq, tseq = d["seq"], t["seq"]
-    seq, d_lo, d_hi, t_lo, t_hi = K.index_events(dseq, tseq)
-    has_d = d_hi > d_lo
-    ts = np.empty(seq.shape[0], np.int64)
-    if dseq.shape[0]:
-        ts[:] = d["ts_event"][np.minimum(d_lo, dseq.shape[0] - 1)]
-    if tseq.shape[0]:
-        ts_t = t["ts_event"][np.minimum(t_lo, tseq.shape[0] - 1)]
-        ts = np.where(has_d, ts, ts_t)
-    bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask = K.event_counts(
-        d_lo, d_hi, t_lo, t_hi, d["side"], t["size"], t["aggressor"], t["kind"]
+    (seq, d_lo, d_hi, t_lo, t_hi, ts, bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask, cross) = (
+        K.build_index(
+            d["seq"], t["seq"], d["ts_event"], t["ts_event"], d["side"], t["size"], t["aggressor"], t["kind"]
+        )
     )
-    regular = t["kind"] == TradeKind.REGULAR
-    regular_seq = tseq[regular]
-    first_trade_seq = int(regular_seq[0]) if regular_seq.shape[0] else int(np.iinfo(np.int64).max)
+    regular = np.flatnonzero(t["kind"] == TradeKind.REGULAR)
+    first_trade_seq = int(t["seq"][regular[0]]) if regular.shape[0] else int(np.iinfo(np.int64).max)
     snap_seq = snapshots["seq"].to_numpy()
     if snap_seq.shape[0] > 1 and bool(np.any(snap_seq[1:] < snap_seq[:-1])):
         snapshots = snapshots.sort("seq", maintain_order=True)
@@ -211,6 +203,7 @@ def build_view(
         snapshots=snapshots,
         snap_event=np.asarray(snap_event, np.int64),
         instrument=instrument,
+        extra={"n_cross": cross, "ts_sorted": seq.shape[0] < 2 or bool(np.all(ts[1:] >= ts[:-1]))},
     )
 
 
@@ -320,21 +313,19 @@ def window_members(ts: np.ndarray, min_count: int, window_ns: int) -> np.ndarray
     n = ts.shape[0]
     if n == 0:
         return np.zeros(0, np.bool_)
-    order = None
-    if n > 1 and bool(np.any(ts[1:] < ts[:-1])):
-        order = np.argsort(ts, kind="stable")
-        ts = ts[order]
+    if n < 2 or bool(np.all(ts[1:] >= ts[:-1])):
+        return np.asarray(K.window_members_sorted(ts, min_count, window_ns))
+    order = np.argsort(ts, kind="stable")
+    ts = ts[order]
     lo = K.window_start(ts, window_ns, True)
     hit = (np.arange(n) - lo + 1) >= min_count
     diff = np.zeros(n + 1, np.int64)
     np.add.at(diff, lo[hit], 1)
     np.add.at(diff, np.flatnonzero(hit) + 1, -1)
     inside = np.cumsum(diff[:n]) > 0
-    if order is not None:
-        out = np.empty(n, np.bool_)
-        out[order] = inside
-        return out
-    return inside
+    out = np.empty(n, np.bool_)
+    out[order] = inside
+    return out
 
 
 def message_storm(view: EventView, cfg: MessageStormConfig) -> list[RuleMask]:
@@ -356,9 +347,12 @@ def _dense_keys(side: np.ndarray, price: np.ndarray, tick: int) -> tuple[np.ndar
     n = price.shape[0]
     if n == 0:
         return np.zeros(0, np.int64), 0
-    valid = price != UNDEF_PRICE
-    if not valid.any():
+    keys, n_keys = K.grid_keys(side, price, tick, UNDEF_PRICE)
+    if n_keys == 0:
         return np.zeros(n, np.int64), 1
+    if n_keys > 0:
+        return keys, n_keys
+    valid = price != UNDEF_PRICE
     pv = price[valid]
     lo, hi = int(pv.min()), int(pv.max())
     sb = (side == 1).astype(np.int64)
@@ -388,7 +382,7 @@ def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:
         round(cfg.window_us * NS_PER_US),
         cfg.min_flips,
     )
-    mask = _seg_count(rows, view.d_lo, view.d_hi) > 0
+    mask = K.seg_any(rows, view.d_lo, view.d_hi)
     n = mask.shape[0]
     return [
         RuleMask(
@@ -406,17 +400,9 @@ def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:
 
 def quote_stuffing(view: EventView, cfg: QuoteStuffingConfig) -> list[RuleMask]:
     """Messages at which the trailing message-to-trade ratio spikes (see :class:`QuoteStuffingConfig`)."""
-    ts = view.ts
-    n = ts.shape[0]
-    if n > 1 and bool(np.any(ts[1:] < ts[:-1])):
-        ts = np.maximum.accumulate(ts)  # time never runs backwards inside a window count
+    n = view.n
     w = round(cfg.window_ms * NS_PER_MS)
-    lo = K.window_start(ts, w, False)  # window (t - w, t]
-    msgs = np.arange(n) - lo + 1
-    ct = np.zeros(n + 1, np.int64)
-    np.cumsum(view.n_trades > 0, out=ct[1:])
-    trades = ct[np.arange(n) + 1] - ct[lo]
-    mask = (msgs >= cfg.min_messages) & (msgs >= cfg.min_ratio * (trades + 1))
+    mask = K.stuffing_kernel(view.ts, view.n_trades, w, cfg.min_messages, float(cfg.min_ratio))
     return [
         RuleMask(
             "quote_stuffing",
@@ -474,6 +460,45 @@ def duplicate(view: EventView, cfg: DuplicateConfig) -> list[RuleMask]:
 
 
 # -- low information -------------------------------------------------------------------------------------
+def _level_cols(levels: range) -> list[str]:
+    return [f"{sd}_{w}_{j:02d}" for sd in ("bid", "ask") for w in ("px", "sz") for j in levels]
+
+
+def _low_info_snapshots(
+    view: EventView, cfg: LowInfoConfig, top_cols: list[str], deep_cols: list[str]
+) -> RuleMask:
+    """No-change / beyond-top-k snapshot rows (null-free snapshot columns): one kernel pass over the
+    top levels, the deep levels compared only on the flagged rows."""
+    s = view.snapshots
+    n = s.height
+    ev = view.snap_event
+    traded = (
+        np.where(ev >= 0, view.n_trades[np.maximum(ev, 0)] > 0, False) if view.n else np.zeros(n, np.bool_)
+    )
+    cols = tuple(np.ascontiguousarray(s[c].to_numpy(), dtype=np.int64) for c in top_cols)
+    mask = np.asarray(K.snapshot_unchanged(cols, traded))
+    reason = np.zeros(n, np.int8)
+    rows = np.flatnonzero(mask)
+    if deep_cols and rows.shape[0]:
+        now = pl.Series(rows, dtype=pl.Int64)
+        before = pl.Series(rows - 1, dtype=pl.Int64)
+        deep = np.zeros(rows.shape[0], np.bool_)
+        for c in deep_cols:
+            col = s[c]
+            deep |= (col.gather(now) != col.gather(before)).to_numpy()
+        reason[rows[deep]] = 1
+    return RuleMask(
+        "low_info",
+        "snapshots",
+        mask,
+        reason,
+        ("no_change", "beyond_top_k"),
+        _one_action(n),
+        (cfg.action,),
+        table="book_snapshots",
+    )
+
+
 def low_info(view: EventView, cfg: LowInfoConfig) -> list[RuleMask]:
     """No-change and beyond-top-k snapshots (events without trades), odd-lot rows."""
     out: list[RuleMask] = []
@@ -481,6 +506,12 @@ def low_info(view: EventView, cfg: LowInfoConfig) -> list[RuleMask]:
     depth = sum(1 for c in s.columns if c.startswith("bid_px_"))
     n = s.height
     if depth and n > 1:
+        k = min(cfg.top_k, depth)
+        top_cols = _level_cols(range(k))
+        deep_cols = _level_cols(range(k, depth))
+        if all(s[c].null_count() == 0 for c in (*top_cols, *deep_cols)):
+            out.append(_low_info_snapshots(view, cfg, top_cols, deep_cols))
+    if depth and n > 1 and not out:
         k = min(cfg.top_k, depth)
 
         def changed(levels: range) -> pl.Expr:
@@ -511,13 +542,7 @@ def low_info(view: EventView, cfg: LowInfoConfig) -> list[RuleMask]:
         )
     if cfg.round_lot is not None and cfg.round_lot > 1:
         d = view.d
-        incr = (
-            (d["action"] == BookAction.ADD)
-            | (d["action"] == BookAction.REDUCE)
-            | (d["action"] == BookAction.EXECUTE)
-        )
-        odd_rows = incr & (d["size"] % cfg.round_lot != 0) & ((d["flags"] & Flags.SNAPSHOT) == 0)
-        mask = _seg_count(odd_rows, view.d_lo, view.d_hi) > 0
+        mask = K.odd_lot_events(view.d_lo, view.d_hi, d["action"], d["size"], d["flags"], cfg.round_lot)
         ne = mask.shape[0]
         out.append(
             RuleMask(
@@ -560,28 +585,32 @@ def _local_ns(ts0: int, tz: str, t: dt.time) -> int:
     return int(whole.timestamp()) * NS_PER_S + t.microsecond * 1000
 
 
+def _cross_trades(view: EventView) -> np.ndarray:
+    c = view.extra.get("n_cross")
+    if c is None:
+        c = _seg_count(view.t["kind"] == TradeKind.CROSS, view.t_lo, view.t_hi)
+    return np.asarray(c)
+
+
 def session(view: EventView, cfg: SessionConfig) -> list[RuleMask]:
     """Halts, auctions (STATUS and cross trades), outside hours, first/last minutes (local time)."""
     n = view.n
-    reason = np.full(n, -1, np.int8)
     if n and cfg.open_time is not None and cfg.close_time is not None:
         tz = view.instrument.timezone
         ts = view.ts
         # a partition is one local trading date: take it from the median event (robust to a stray
         # event stamped just before local midnight)
-        ref = int(np.median(ts))
+        if view.extra.get("ts_sorted", False):
+            ref = int(np.median(ts[[(n - 1) // 2, n // 2]]))  # same float as np.median(ts)
+        else:
+            ref = int(np.median(ts))
         t_open = _local_ns(ref, tz, cfg.open_time)
         t_close = _local_ns(ref, tz, cfg.close_time)
         first = round(cfg.first_minutes * 60 * NS_PER_S)
         last = round(cfg.last_minutes * 60 * NS_PER_S)
-        reason[(ts >= t_close - last) & (ts < t_close)] = 5
-        reason[(ts >= t_open) & (ts < t_open + first)] = 4
-        reason[ts >= t_close] = 3
-        reason[ts < t_open] = 2
-    cross_trade = _seg_count(view.t["kind"] == TradeKind.CROSS, view.t_lo, view.t_hi) > 0
-    reason[(view.state == ST_AUCTION) | cross_trade] = 1
-    reason[view.state == ST_CLOSED] = 3
-    reason[view.state == ST_HALT] = 0
+        reason = K.session_kernel(ts, view.state, _cross_trades(view), True, t_open, t_close, first, last)
+    else:
+        reason = K.session_kernel(view.ts, view.state, _cross_trades(view), False, 0, 0, 0, 0)
     mask = reason >= 0
     action = np.where(reason <= 1, 1, 0).astype(np.int8)
     return [
