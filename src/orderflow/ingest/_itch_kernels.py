@@ -32,7 +32,7 @@ K_CROSS = 2
 # miss codes: order messages whose reference is not resting
 MISS_UNKNOWN_REF = 1
 
-_HASH_MUL = 0x5851F42D4C957F2D
+_HASH_MUL = 0x2545F5  # odd and < 2**22: (key & mask) * _HASH_MUL never overflows int64
 EMPTY = -1
 # order table columns: key (order ref), price (1e-9), remaining shares, side (+1/-1)
 O_KEY = 0
@@ -89,9 +89,15 @@ def _be(buf, off, nbytes):
 
 
 @jit
+def _hash(key, mask):
+    """Home slot of ``key``: high bits folded in, then an odd multiplier modulo the table size."""
+    return (((key ^ (key >> 17) ^ (key >> 31)) & mask) * _HASH_MUL) & mask
+
+
+@jit
 def _slot(tab, mask, key):
     """Slot holding ``key``, or -(free slot) - 1 when absent (linear probing)."""
-    j = (key * _HASH_MUL) & mask
+    j = _hash(key, mask)
     while True:
         k = tab[j, O_KEY]
         if k == key:
@@ -113,7 +119,7 @@ def _remove(tab, mask, j):
             kk = tab[k, O_KEY]
             if kk == EMPTY:
                 return
-            h = (kk * _HASH_MUL) & mask
+            h = _hash(kk, mask)
             # the entry at k may stay when its home h lies cyclically in (i, k]
             if i <= k:
                 if i < h <= k:
