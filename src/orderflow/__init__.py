@@ -12,6 +12,10 @@ from importlib.metadata import PackageNotFoundError, version
 # fit went from 116 s to 2.6 s wall with passive waiting. Must be set before libgomp loads; users can
 # still override it in their environment.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Work is parallel across partitions and inside LightGBM; multi-threaded BLAS on top oversubscribes the
+# cores (a 60k x 40 logistic fit: 9.8 s with 2 OpenBLAS threads on a busy 2-core box, 0.67 s with 1).
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 try:
     __version__ = version("orderflow")
