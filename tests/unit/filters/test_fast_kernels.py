@@ -1,0 +1,133 @@
+"""Twins (jitted == plain Python) of the fused fast-path kernels, each also against a straightforward
+numpy computation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from orderflow.filters import _kernels as K
+
+
+def _same(a: object, b: object) -> None:
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_build_index_equals_index_then_counts(rng: np.random.Generator) -> None:
+    dseq = np.sort(rng.integers(0, 400, 700)).astype(np.int64)
+    tseq = np.sort(rng.integers(0, 400, 150)).astype(np.int64)
+    d_ts = (dseq * 10).astype(np.int64)
+    t_ts = (tseq * 10 + 1).astype(np.int64)
+    side = rng.choice(np.array([-1, 0, 1], np.int8), dseq.shape[0])
+    size = rng.integers(1, 9, tseq.shape[0]).astype(np.int64)
+    aggr = rng.choice(np.array([-1, 0, 1], np.int8), tseq.shape[0])
+    kind = rng.choice(np.array([0, 0, 1, 2, 3], np.uint8), tseq.shape[0])
+    args = (dseq, tseq, d_ts, t_ts, side, size, aggr, kind)
+    got = K.build_index(*args)
+    _same(got, K.build_index.py_func(*args))
+    seq, d_lo, d_hi, t_lo, t_hi = K.index_events(dseq, tseq)
+    _same(got[:5], (seq, d_lo, d_hi, t_lo, t_hi))
+    _same(got[6:12], K.event_counts(d_lo, d_hi, t_lo, t_hi, side, size, aggr, kind))
+    ts = np.where(
+        d_hi > d_lo, d_ts[np.minimum(d_lo, dseq.shape[0] - 1)], t_ts[np.minimum(t_lo, tseq.shape[0] - 1)]
+    )
+    _same(got[5], ts)
+    cross = np.array([(kind[a:b] == 2).sum() for a, b in zip(t_lo, t_hi, strict=True)])
+    _same(got[12], cross)
+
+
+def test_window_and_stuffing_kernels(rng: np.random.Generator) -> None:
+    ts = np.sort(rng.integers(0, 3000, 400)).astype(np.int64)
+    got = K.window_members_sorted(ts, 4, 30)
+    _same(got, K.window_members_sorted.py_func(ts, 4, 30))
+    expect = np.zeros(ts.shape[0], bool)
+    for i in range(ts.shape[0]):
+        members = np.flatnonzero((ts >= ts[i] - 30) & (ts <= ts[i]))
+        if members.shape[0] >= 4:
+            expect[members] = True
+    _same(got, expect)
+    # stuffing with time running backwards now and then (clock = running max)
+    ts2 = ts + rng.integers(-20, 1, ts.shape[0])
+    nt = (rng.random(ts.shape[0]) < 0.2).astype(np.int64)
+    got = K.stuffing_kernel(ts2, nt, 40, 3, 2.5)
+    _same(got, K.stuffing_kernel.py_func(ts2, nt, 40, 3, 2.5))
+    clock = np.maximum.accumulate(ts2)
+    for i in range(ts.shape[0]):
+        inside = np.flatnonzero((clock > clock[i] - 40) & (np.arange(ts.shape[0]) <= i))
+        msgs = inside.shape[0]
+        trades = int((nt[inside] > 0).sum())
+        assert got[i] == (msgs >= 3 and msgs >= 2.5 * (trades + 1)), i
+
+
+def test_segment_kernels(rng: np.random.Generator) -> None:
+    nd = rng.integers(0, 4, 300)
+    hi = np.cumsum(nd).astype(np.int64)
+    lo = hi - nd
+    m = int(hi[-1])
+    rows = rng.random(m) < 0.1
+    got = K.seg_any(rows, lo, hi)
+    _same(got, K.seg_any.py_func(rows, lo, hi))
+    _same(got, np.array([rows[a:b].any() for a, b in zip(lo, hi, strict=True)]))
+    action = rng.choice(np.array([1, 2, 3, 4, 5], np.uint8), m)
+    size = rng.choice(np.array([100, 150, 200], np.int64), m)
+    flags = rng.choice(np.array([0, 32, 128], np.uint8), m)
+    got = K.odd_lot_events(lo, hi, action, size, flags, 100)
+    _same(got, K.odd_lot_events.py_func(lo, hi, action, size, flags, 100))
+    odd = (action <= 3) & (size % 100 != 0) & ((flags & 32) == 0)
+    _same(got, np.array([odd[a:b].any() for a, b in zip(lo, hi, strict=True)]))
+
+
+def test_grid_keys_and_distinct_counts(rng: np.random.Generator) -> None:
+    side = rng.choice(np.array([-1, 1], np.int8), 200)
+    price = (rng.integers(0, 20, 200) * 7 + 1000).astype(np.int64)
+    price[::17] = -1
+    keys, n_keys = K.grid_keys(side, price, 7, -1)
+    _same((keys, n_keys), K.grid_keys.py_func(side, price, 7, -1))
+    assert (
+        n_keys == (19 * 7 // 7 + 1) * 2 + 1 or n_keys == ((price[price != -1].max() - 1000) // 7 + 1) * 2 + 1
+    )
+    for i in range(200):
+        for j in range(200):
+            same = (side[i], price[i]) == (side[j], price[j]) or (price[i] == -1 and price[j] == -1)
+            assert (keys[i] == keys[j]) == same
+    assert K.grid_keys(side, price + 1 * (np.arange(200) == 3), 7, -1)[1] == -1  # one price off grid
+    seq = np.sort(rng.integers(0, 50, 300)).astype(np.int64)
+    group = rng.integers(-1, 3, 300).astype(np.int64)
+    vol = (seq % 5).astype(np.int64)
+    got = K.distinct_counts(seq, group, 3, vol)
+    _same(got, K.distinct_counts.py_func(seq, group, 3, vol))
+    for g in range(3):
+        u = np.unique(seq[group == g])
+        assert got[0][g] == u.shape[0] and got[1][g] == (u % 5).sum()
+
+
+def test_session_and_snapshot_kernels(rng: np.random.Generator) -> None:
+    ts = np.sort(rng.integers(0, 1000, 300)).astype(np.int64)
+    state = rng.choice(np.array([0, 0, 0, 1, 2, 3], np.int8), 300)
+    cross = (rng.random(300) < 0.05).astype(np.int64)
+    args = (ts, state, cross, True, 200, 800, 100, 50)
+    got = K.session_kernel(*args)
+    _same(got, K.session_kernel.py_func(*args))
+    # the original masked assignments, later ones win
+    r = np.full(300, -1, np.int8)
+    r[(ts >= 750) & (ts < 800)] = 5
+    r[(ts >= 200) & (ts < 300)] = 4
+    r[ts >= 800] = 3
+    r[ts < 200] = 2
+    r[(state == 2) | (cross > 0)] = 1
+    r[state == 3] = 3
+    r[state == 1] = 0
+    _same(got, r)
+    cols = tuple(rng.integers(0, 2, 300).astype(np.int64) for _ in range(3))
+    skip = rng.random(300) < 0.3
+    got = K.snapshot_unchanged(cols, skip)
+    _same(got, K.snapshot_unchanged.py_func(cols, skip))
+    same_prev = np.ones(300, bool)
+    for c in cols:
+        same_prev[1:] &= c[1:] == c[:-1]
+    same_prev[0] = False
+    _same(got, same_prev & ~skip)
