@@ -367,3 +367,16 @@ def group_order(loc, nbins):
         perm[fill[b]] = i
         fill[b] += 1
     return perm, start
+
+
+@jit
+def gather_columns(src, perm, ts_row, ts_add):
+    """``src[:, perm]`` as a new array, with ``ts_add`` added to row ``ts_row``."""
+    k = src.shape[0]
+    n = perm.shape[0]
+    out = np.empty((k, n), dtype=src.dtype)
+    for r in range(k):
+        add = ts_add if r == ts_row else 0
+        for i in range(n):
+            out[r, i] = src[r, perm[i]] + add
+    return out

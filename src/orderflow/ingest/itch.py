@@ -525,8 +525,7 @@ class _Reader:
         ms = [a[:nm].copy() for a in self._ms]
         # L3 events grouped per stock (stable order within a stock): one gather, then row views
         perm, start = K.group_order(self._ev[1, :ne], 65536)
-        ev = self._ev[:, :ne][:, perm]
-        ev[2] += self.midnight
+        ev = K.gather_columns(self._ev, perm, 2, self.midnight)
         e_msg, _, e_ts, e_act, e_side, e_px, e_sz, e_oid, e_flags = ev
         for loc in np.flatnonzero(np.diff(start)).tolist():
             lo, hi = int(start[loc]), int(start[loc + 1])

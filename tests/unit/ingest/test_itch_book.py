@@ -435,3 +435,12 @@ def test_small_batches_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert res.deltas[sym].equals(full.deltas[sym])
         assert res.trades[sym].equals(full.trades[sym])
         assert res.qc[sym].equals(full.qc[sym])
+
+
+def test_gather_columns_twin(rng: np.random.Generator) -> None:
+    src = rng.integers(0, 1000, size=(3, 20)).astype(np.int64)
+    perm = rng.permutation(12).astype(np.int64)
+    want = src[:, perm].copy()
+    want[1] += 7
+    for fn in (K.gather_columns, K.gather_columns.py_func):
+        assert fn(src, perm, 1, 7).tolist() == want.tolist()
