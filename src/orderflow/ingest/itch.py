@@ -44,6 +44,14 @@ message into the next block, and with ``symbols=`` keeps only those stocks' mess
 directory messages are always read, they define the locate -> symbol map). A truncated file
 ends at the last whole message; ``stats["truncated_at"]`` is the byte offset of the partial
 message (a DataFormatError with ``strict=True``).
+
+Memory: the input is read in blocks, but the canonical tables of the kept stocks are held
+until the end (about 45 bytes per BOOK_DELTAS row), so a full day of every stock needs many
+GB; pass ``symbols=`` for bounded memory. Each stock gets one
+:class:`~orderflow.book.l3.L3Book`, started small and grown on demand. Order messages go
+through the kernel in batches of 2**18 to keep its buffers cache-sized.
+Throughput: ``tests/benchmarks/test_bench_itch.py`` (framing alone, parse + book + tables,
+stock filter).
 """
 
 from __future__ import annotations
