@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,11 +100,25 @@ def test_pages_have_python_examples() -> None:
     assert len(python_blocks()) >= 8
 
 
+@pytest.fixture
+def restore_plugins() -> Iterator[None]:
+    """Examples register plug-ins (extending.md): undo that so other tests see the built-ins only."""
+    from orderflow.features import FEATURE_DOCS, FEATURES_REGISTRY
+    from orderflow.filters.rules import FILTERS
+
+    saved = [(d, dict(d)) for d in (FEATURE_DOCS, FEATURES_REGISTRY._items, FILTERS._items)]
+    yield
+    for d, copy in saved:
+        d.clear()
+        d.update(copy)
+
+
 @pytest.mark.parametrize("where,code", python_blocks(), ids=[w for w, _ in python_blocks()])
+@pytest.mark.usefixtures("restore_plugins")
 def test_python_example_runs(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__docs__"}
-    exec(compile(code, f"docs/{where}", "exec"), namespace)  # noqa: S102 - the docs' own examples
+    exec(compile(code, f"docs/{where}", "exec"), namespace)
 
 
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
