@@ -602,22 +602,48 @@ def distinct_counts(
 
 
 @jit
-def snapshot_unchanged(cols: tuple[np.ndarray, ...], skip: np.ndarray) -> np.ndarray:
-    """Per snapshot row: no column of ``cols`` differs from the previous row (row 0: False); rows
-    with ``skip`` set are not examined (False)."""
+def snapshot_unchanged(
+    cols: tuple[np.ndarray, ...], skip: np.ndarray, prev: np.ndarray, has_prev: bool
+) -> np.ndarray:
+    """Per row: no column of ``cols`` differs from the previous row. Row 0 is compared with ``prev``
+    (the previous chunk's last row) when ``has_prev``, else it counts as changed (False); rows with
+    ``skip`` set are not examined (False)."""
     n = skip.shape[0]
     out = np.zeros(n, np.bool_)
     nc = len(cols)
-    for r in range(1, n):
-        if skip[r]:
+    for r in range(n):
+        if skip[r] or (r == 0 and not has_prev):
             continue
         same = True
         for c in range(nc):
             a = cols[c]
-            if a[r] != a[r - 1]:
+            before = a[r - 1] if r > 0 else prev[c]
+            if a[r] != before:
                 same = False
                 break
         out[r] = same
+    return out
+
+
+@jit
+def rows_changed(
+    cols: tuple[np.ndarray, ...], rows: np.ndarray, prev: np.ndarray, has_prev: bool
+) -> np.ndarray:
+    """Per entry of ``rows``: some column of ``cols`` differs from the previous row (row 0: from
+    ``prev`` when ``has_prev``, else changed)."""
+    out = np.zeros(rows.shape[0], np.bool_)
+    nc = len(cols)
+    for q in range(rows.shape[0]):
+        r = rows[q]
+        if r == 0 and not has_prev:
+            out[q] = True
+            continue
+        for c in range(nc):
+            a = cols[c]
+            before = a[r - 1] if r > 0 else prev[c]
+            if a[r] != before:
+                out[q] = True
+                break
     return out
 
 
@@ -635,6 +661,7 @@ __all__ = [
     "index_events",
     "locate_sorted",
     "odd_lot_events",
+    "rows_changed",
     "seg_any",
     "session_kernel",
     "snapshot_unchanged",

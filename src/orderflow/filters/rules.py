@@ -464,29 +464,41 @@ def _level_cols(levels: range) -> list[str]:
     return [f"{sd}_{w}_{j:02d}" for sd in ("bid", "ask") for w in ("px", "sz") for j in levels]
 
 
+def _column_chunks(s: pl.DataFrame, cols: list[str]) -> list[tuple[np.ndarray, ...]]:
+    """Zero-copy int64 views of ``cols`` chunk by chunk (one contiguous copy when chunks differ)."""
+    series = [s[c] for c in cols]
+    lens = [[len(ch) for ch in x.get_chunks()] for x in series]
+    if all(x.dtype == pl.Int64 for x in series) and all(x == lens[0] for x in lens):
+        per_col = [[ch.to_numpy() for ch in x.get_chunks()] for x in series]
+        return [tuple(c[k] for c in per_col) for k in range(len(lens[0]))]
+    return [tuple(np.ascontiguousarray(x.to_numpy(), dtype=np.int64) for x in series)]
+
+
 def _low_info_snapshots(
     view: EventView, cfg: LowInfoConfig, top_cols: list[str], deep_cols: list[str]
 ) -> RuleMask:
-    """No-change / beyond-top-k snapshot rows (null-free snapshot columns): one kernel pass over the
-    top levels, the deep levels compared only on the flagged rows."""
+    """No-change / beyond-top-k snapshot rows (null-free snapshot columns): one kernel pass per chunk
+    over zero-copy views of the top levels; the deep levels are compared only on the flagged rows."""
     s = view.snapshots
     n = s.height
     ev = view.snap_event
     traded = (
         np.where(ev >= 0, view.n_trades[np.maximum(ev, 0)] > 0, False) if view.n else np.zeros(n, np.bool_)
     )
-    cols = tuple(np.ascontiguousarray(s[c].to_numpy(), dtype=np.int64) for c in top_cols)
-    mask = np.asarray(K.snapshot_unchanged(cols, traded))
+    mask = np.zeros(n, np.bool_)
     reason = np.zeros(n, np.int8)
-    rows = np.flatnonzero(mask)
-    if deep_cols and rows.shape[0]:
-        now = pl.Series(rows, dtype=pl.Int64)
-        before = pl.Series(rows - 1, dtype=pl.Int64)
-        deep = np.zeros(rows.shape[0], np.bool_)
-        for c in deep_cols:
-            col = s[c]
-            deep |= (col.gather(now) != col.gather(before)).to_numpy()
-        reason[rows[deep]] = 1
+    nt = len(top_cols)
+    chunks = _column_chunks(s, [*top_cols, *deep_cols])
+    start = 0
+    for k, cols in enumerate(chunks):
+        m = cols[0].shape[0]
+        prev = np.array([c[-1] for c in chunks[k - 1]], np.int64) if k else np.zeros(len(cols), np.int64)
+        part = K.snapshot_unchanged(cols[:nt], traded[start : start + m], prev[:nt], k > 0)
+        mask[start : start + m] = part
+        rows = np.flatnonzero(part)
+        if deep_cols and rows.shape[0]:
+            reason[start + rows[K.rows_changed(cols[nt:], rows, prev[nt:], k > 0)]] = 1
+        start += m
     return RuleMask(
         "low_info",
         "snapshots",

@@ -124,10 +124,15 @@ def test_session_and_snapshot_kernels(rng: np.random.Generator) -> None:
     _same(got, r)
     cols = tuple(rng.integers(0, 2, 300).astype(np.int64) for _ in range(3))
     skip = rng.random(300) < 0.3
-    got = K.snapshot_unchanged(cols, skip)
-    _same(got, K.snapshot_unchanged.py_func(cols, skip))
     same_prev = np.ones(300, bool)
     for c in cols:
         same_prev[1:] &= c[1:] == c[:-1]
-    same_prev[0] = False
-    _same(got, same_prev & ~skip)
+    for has_prev, prev in ((False, np.zeros(3, np.int64)), (True, np.array([c[0] for c in cols]))):
+        got = K.snapshot_unchanged(cols, skip, prev, has_prev)
+        _same(got, K.snapshot_unchanged.py_func(cols, skip, prev, has_prev))
+        same_prev[0] = has_prev  # row 0 equals prev when has_prev
+        _same(got, same_prev & ~skip)
+        rows = np.flatnonzero(rng.random(300) < 0.5)
+        ch = K.rows_changed(cols, rows, prev, has_prev)
+        _same(ch, K.rows_changed.py_func(cols, rows, prev, has_prev))
+        _same(ch, ~same_prev[rows])
