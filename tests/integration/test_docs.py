@@ -36,14 +36,29 @@ _FENCE = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```[ \t]*$", re.S | re.M)
 def generated_sections() -> dict[str, tuple[Path, Callable[[], str]]]:
     """Every generated section: key -> (page, function producing its text from the code)."""
     from orderflow.core import schema
-    from orderflow.features.docs import docs_markdown
 
     out: dict[str, tuple[Path, Callable[[], str]]] = {}
     for name, sch in schema.SCHEMAS.items():
         out[f"schema {name}"] = (DOCS / "schemas.md", sch.doc_table)
     out["schema book_snapshots_2"] = (DOCS / "schemas.md", schema.book_snapshots(2).doc_table)
-    out["features FEATURE_DOCS"] = (DOCS / "stages" / "features.md", docs_markdown)
+    out["features FEATURE_DOCS"] = (DOCS / "stages" / "features.md", feature_docs_table)
     return out
+
+
+def _cell(text: str) -> str:
+    """Escape a table cell: a bare ``|`` (as in ``|r_j|``) would split the cell, ``*`` would start emphasis."""
+    return text.replace("|", "\\|").replace("*", "\\*")
+
+
+def feature_docs_table() -> str:
+    """``docs_markdown()`` with its cells escaped for Markdown (it writes formulas such as |V_buy - V_sell| raw)."""
+    from orderflow.features.docs import FEATURE_DOCS
+
+    rows = ["| feature | group | formula | unit | warm-up | source |", "|---|---|---|---|---|---|"]
+    for name, d in FEATURE_DOCS.items():
+        cells = (d.group, d.formula, d.unit, d.warmup, d.source)
+        rows.append(f"| `{name}` | " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(rows)
 
 
 def page_sections(page: Path) -> dict[str, str]:
@@ -85,6 +100,13 @@ def test_generated_section_matches_code(key: str) -> None:
     assert sections[key] == make(), (
         f"{page.name}: section '{key}' differs from the code; run `python tests/integration/test_docs.py`"
     )
+
+
+def test_feature_table_is_docs_markdown() -> None:
+    # the page shows exactly FEATURE_DOCS as the code renders it, only escaped for Markdown
+    from orderflow.features.docs import docs_markdown
+
+    assert feature_docs_table().replace("\\|", "|").replace("\\*", "*") == docs_markdown()
 
 
 def test_every_schema_is_documented() -> None:
