@@ -343,27 +343,27 @@ def build_index(
 ) -> tuple[np.ndarray, ...]:
     """One pass over both sorted seq columns: the event index and every per-event count.
 
-    Returns (seq, d_lo, d_hi, t_lo, t_hi, ts, bid rows, ask rows, traded volume, non-regular trades,
-    unmatched bid hits, unmatched ask hits, cross trades); the same values as :func:`index_events`
-    followed by :func:`event_counts` (``ts`` = ts_event of the event's first delta row, else of its
-    first trade row; a cross trade has ``kind`` 2).
+    Returns (seq, d_bounds, t_bounds, ts, bid rows, ask rows, traded volume, non-regular trades,
+    unmatched bid hits, unmatched ask hits, cross trades). Rows of event i are
+    ``[d_bounds[i], d_bounds[i + 1])`` (events are consecutive), i.e. ``d_lo = d_bounds[:-1]``,
+    ``d_hi = d_bounds[1:]``, the values of :func:`index_events`; the counts are those of
+    :func:`event_counts` (int32) plus cross trades (``kind`` 2); ``ts`` is the ts_event of the event's
+    first delta row, else of its first trade row.
     """
     nd = dseq.shape[0]
     nt = tseq.shape[0]
     m = nd + nt
     seq = np.empty(m, np.int64)
-    d_lo = np.empty(m, np.int64)
-    d_hi = np.empty(m, np.int64)
-    t_lo = np.empty(m, np.int64)
-    t_hi = np.empty(m, np.int64)
+    d_b = np.empty(m + 1, np.int64)
+    t_b = np.empty(m + 1, np.int64)
     ts = np.empty(m, np.int64)
-    bid = np.empty(m, np.int64)
-    ask = np.empty(m, np.int64)
+    bid = np.empty(m, np.int32)
+    ask = np.empty(m, np.int32)
     vol = np.empty(m, np.int64)
-    nonreg = np.empty(m, np.int64)
-    unm_bid = np.empty(m, np.int64)
-    unm_ask = np.empty(m, np.int64)
-    cross = np.empty(m, np.int64)
+    nonreg = np.empty(m, np.int32)
+    unm_bid = np.empty(m, np.int32)
+    unm_ask = np.empty(m, np.int32)
+    cross = np.empty(m, np.int32)
     i = 0
     j = 0
     n = 0
@@ -373,7 +373,8 @@ def build_index(
         else:
             s = tseq[j]
         seq[n] = s
-        d_lo[n] = i
+        d_b[n] = i
+        t_b[n] = j
         nb = 0
         na = 0
         while i < nd and dseq[i] == s:
@@ -383,8 +384,7 @@ def build_index(
             elif sd == -1:
                 na += 1
             i += 1
-        d_hi[n] = i
-        t_lo[n] = j
+        ts[n] = d_ts[d_b[n]] if i > d_b[n] else t_ts[j]
         v = 0
         nr = 0
         nc = 0
@@ -402,8 +402,6 @@ def build_index(
             elif t_aggr[j] == 1:
                 buys += 1
             j += 1
-        t_hi[n] = j
-        ts[n] = d_ts[d_lo[n]] if d_hi[n] > d_lo[n] else t_ts[t_lo[n]]
         bid[n] = nb
         ask[n] = na
         vol[n] = v
@@ -412,12 +410,12 @@ def build_index(
         unm_bid[n] = sells if nb == 0 else 0
         unm_ask[n] = buys if na == 0 else 0
         n += 1
+    d_b[n] = i
+    t_b[n] = j
     return (
         seq[:n],
-        d_lo[:n],
-        d_hi[:n],
-        t_lo[:n],
-        t_hi[:n],
+        d_b[: n + 1],
+        t_b[: n + 1],
         ts[:n],
         bid[:n],
         ask[:n],

@@ -116,12 +116,14 @@ class EventView:
 
     @property
     def has_deltas(self) -> np.ndarray:
-        return np.asarray(self.d_hi > self.d_lo)
+        h = self.extra.get("has_deltas")
+        if h is None or h.shape[0] != self.d_lo.shape[0]:
+            h = self.extra["has_deltas"] = np.asarray(self.d_hi > self.d_lo)
+        return np.asarray(h)
 
 
 def _sorted_cols(df: pl.DataFrame, cols: tuple[str, ...]) -> dict[str, np.ndarray]:
-    seq = df["seq"].to_numpy()
-    if seq.shape[0] > 1 and bool(np.any(seq[1:] < seq[:-1])):
+    if df.height > 1 and not df["seq"].is_sorted():
         df = df.sort("seq", maintain_order=True)
     return {c: np.ascontiguousarray(df[c].to_numpy()) for c in cols}
 
@@ -170,17 +172,15 @@ def build_view(
     """Index the partition by event (``seq``); inputs need not be sorted (stable sort when not)."""
     d = _sorted_cols(deltas, _D_COLS)
     t = _sorted_cols(trades, _T_COLS)
-    (seq, d_lo, d_hi, t_lo, t_hi, ts, bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask, cross) = (
-        K.build_index(
-            d["seq"], t["seq"], d["ts_event"], t["ts_event"], d["side"], t["size"], t["aggressor"], t["kind"]
-        )
+    (seq, d_b, t_b, ts, bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask, cross) = K.build_index(
+        d["seq"], t["seq"], d["ts_event"], t["ts_event"], d["side"], t["size"], t["aggressor"], t["kind"]
     )
+    d_lo, d_hi, t_lo, t_hi = d_b[:-1], d_b[1:], t_b[:-1], t_b[1:]
     regular = np.flatnonzero(t["kind"] == TradeKind.REGULAR)
     first_trade_seq = int(t["seq"][regular[0]]) if regular.shape[0] else int(np.iinfo(np.int64).max)
-    snap_seq = snapshots["seq"].to_numpy()
-    if snap_seq.shape[0] > 1 and bool(np.any(snap_seq[1:] < snap_seq[:-1])):
+    if snapshots.height > 1 and not snapshots["seq"].is_sorted():
         snapshots = snapshots.sort("seq", maintain_order=True)
-        snap_seq = snapshots["seq"].to_numpy()
+    snap_seq = snapshots["seq"].to_numpy()
     snap_event = K.locate_sorted(seq, np.ascontiguousarray(snap_seq, dtype=np.int64))
     return EventView(
         seq=seq,
