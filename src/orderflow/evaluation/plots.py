@@ -72,10 +72,9 @@ def ev_histogram_figure(realized_bps: np.ndarray, decisions: dict[str, Any]) -> 
         ax.legend(fontsize=8)
     ax.set_xlabel("executable return per trade after costs (bps)")
     ax.set_ylabel("trades")
-    ax.set_title(
-        f"EV of decisions: {decisions.get('trades', 0)} trades, hit rate {decisions.get('hit_rate', float('nan')):.2f}",
-        fontsize=10,
-    )
+    hit = decisions.get("hit_rate")
+    hit_txt = f"{hit:.2f}" if isinstance(hit, int | float) else "n/a"  # None when no decision traded
+    ax.set_title(f"EV of decisions: {decisions.get('trades', 0)} trades, hit rate {hit_txt}", fontsize=10)
     fig.tight_layout()
     return fig
 
