@@ -12,6 +12,7 @@ schema or FEATURE_DOCS); the tests below fail whenever a page and the code disag
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -19,8 +20,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from orderflow.core.schema import Schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -38,9 +43,8 @@ def generated_sections() -> dict[str, tuple[Path, Callable[[], str]]]:
     from orderflow.core import schema
 
     out: dict[str, tuple[Path, Callable[[], str]]] = {}
-    for name, sch in schema.SCHEMAS.items():
-        out[f"schema {name}"] = (DOCS / "schemas.md", sch.doc_table)
-    out["schema book_snapshots_2"] = (DOCS / "schemas.md", schema.book_snapshots(2).doc_table)
+    for name, sch in [*schema.SCHEMAS.items(), ("book_snapshots_2", schema.book_snapshots(2))]:
+        out[f"schema {name}"] = (DOCS / "schemas.md", functools.partial(schema_table, sch))
     out["features FEATURE_DOCS"] = (DOCS / "stages" / "features.md", feature_docs_table)
     return out
 
@@ -48,6 +52,18 @@ def generated_sections() -> dict[str, tuple[Path, Callable[[], str]]]:
 def _cell(text: str) -> str:
     """Escape a table cell: a bare ``|`` (as in ``|r_j|``) would split the cell, ``*`` would start emphasis."""
     return text.replace("|", "\\|").replace("*", "\\*")
+
+
+def schema_table(sch: Schema) -> str:
+    """``Schema.doc_table()`` with its cells escaped for Markdown (descriptions such as "drop|mark" hold bars)."""
+    rows = ["| column | type | unit | meaning |", "|---|---|---|---|"]
+    for c in (*sch.columns, *sch.optional):
+        rows.append(f"| `{c.name}` | {c.dtype} | {_cell(c.unit)} | {_cell(c.description)} |")
+    return "\n".join(rows)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\\|", "|").replace("\\*", "*")
 
 
 def feature_docs_table() -> str:
@@ -106,7 +122,15 @@ def test_feature_table_is_docs_markdown() -> None:
     # the page shows exactly FEATURE_DOCS as the code renders it, only escaped for Markdown
     from orderflow.features.docs import docs_markdown
 
-    assert feature_docs_table().replace("\\|", "|").replace("\\*", "*") == docs_markdown()
+    assert _unescape(feature_docs_table()) == docs_markdown()
+
+
+def test_schema_tables_are_doc_table() -> None:
+    # the page shows exactly Schema.doc_table() for every table, only escaped for Markdown
+    from orderflow.core import schema
+
+    for sch in [*schema.SCHEMAS.values(), schema.book_snapshots(2)]:
+        assert _unescape(schema_table(sch)) == sch.doc_table(), sch.name
 
 
 def test_every_schema_is_documented() -> None:
