@@ -17,7 +17,7 @@ from orderflow.core.instruments import Instrument
 from orderflow.core.schema import QC, validate
 from orderflow.filters import _kernels as K
 from orderflow.filters.config import RULES, FilterConfig
-from orderflow.filters.rules import FILTERS, RULE_FUNCTIONS, EventView, RuleMask, build_view
+from orderflow.filters.rules import FILTERS, RULE_FUNCTIONS, EventView, RuleMask, _snap_seq, build_view
 
 RULE_KIND: dict[str, str] = {
     "crossed_book": "crossed",
@@ -66,8 +66,8 @@ class _Rows:
         if m.index == "events":
             seq, ts = view.seq[idx], view.ts[idx]
         elif m.index == "snapshots":
-            seq = view.snapshots["seq"].to_numpy()[idx]
-            ts = view.snapshots["ts_event"].to_numpy()[idx]
+            seq = _snap_seq(view)[idx]
+            ts = view.snapshots["ts_event"].gather(pl.Series(idx, dtype=pl.Int64)).to_numpy()
         else:
             seq, ts = view.t["seq"][idx], view.t["ts_event"][idx]
         seq = seq.astype(np.int64)

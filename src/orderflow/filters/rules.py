@@ -203,7 +203,11 @@ def build_view(
         snapshots=snapshots,
         snap_event=np.asarray(snap_event, np.int64),
         instrument=instrument,
-        extra={"n_cross": cross, "ts_sorted": seq.shape[0] < 2 or bool(np.all(ts[1:] >= ts[:-1]))},
+        extra={
+            "n_cross": cross,
+            "snap_seq": snap_seq,
+            "ts_sorted": seq.shape[0] < 2 or bool(np.all(ts[1:] >= ts[:-1])),
+        },
     )
 
 
@@ -258,10 +262,17 @@ def _top(view: EventView) -> tuple[np.ndarray, np.ndarray]:
     return s["bid_px_00"].to_numpy(), s["ask_px_00"].to_numpy()
 
 
+def _snap_seq(view: EventView) -> np.ndarray:
+    seq = view.extra.get("snap_seq")
+    if seq is None or seq.shape[0] != view.snapshots.height:
+        seq = view.snapshots["seq"].to_numpy()
+    return np.asarray(seq)
+
+
 def _cross_reason(view: EventView, rows: np.ndarray) -> np.ndarray:
     """0 auction, 1 halt, 2 feed_glitch for snapshot rows ``rows``."""
     ev = view.snap_event[rows]
-    seq = view.snapshots["seq"].to_numpy()[rows]
+    seq = _snap_seq(view)[rows]
     st = np.where(ev >= 0, view.state[np.maximum(ev, 0)], ST_NORMAL) if view.n else np.zeros(rows.shape[0])
     out = np.full(rows.shape[0], 2, np.int8)
     out[(seq < view.first_trade_seq) | (st == ST_AUCTION)] = 0
@@ -270,10 +281,23 @@ def _cross_reason(view: EventView, rows: np.ndarray) -> np.ndarray:
 
 
 def _book_rule(view: EventView, rule: str, action: str, crossed: bool) -> list[RuleMask]:
-    bid, ask = _top(view)
-    both = (bid != UNDEF_PRICE) & (ask != UNDEF_PRICE)
-    mask = both & ((bid > ask) if crossed else (bid == ask))
-    rows = np.flatnonzero(mask)
+    s = view.snapshots
+    if "bid_px_00" in s.columns and s["bid_px_00"].null_count() == 0 and s["ask_px_00"].null_count() == 0:
+        # compare in polars on the columns' own chunks: no copy of the price columns
+        b_s, a_s = s["bid_px_00"], s["ask_px_00"]
+        hit = (b_s != UNDEF_PRICE) & (a_s != UNDEF_PRICE) & ((b_s > a_s) if crossed else (b_s == a_s))
+        mask = hit.to_numpy()
+        rows = np.flatnonzero(mask)
+        bid = np.zeros(mask.shape[0], np.int64)
+        ask = np.zeros(mask.shape[0], np.int64)
+        idx = pl.Series(rows, dtype=pl.Int64)
+        bid[rows] = b_s.gather(idx).to_numpy()
+        ask[rows] = a_s.gather(idx).to_numpy()
+    else:
+        bid, ask = _top(view)
+        both = (bid != UNDEF_PRICE) & (ask != UNDEF_PRICE)
+        mask = both & ((bid > ask) if crossed else (bid == ask))
+        rows = np.flatnonzero(mask)
     reason = np.zeros(mask.shape[0], np.int8)
     reason[rows] = _cross_reason(view, rows)
     detail = pl.DataFrame({"b": bid[rows], "a": ask[rows]}).select(
@@ -464,14 +488,20 @@ def _level_cols(levels: range) -> list[str]:
     return [f"{sd}_{w}_{j:02d}" for sd in ("bid", "ask") for w in ("px", "sz") for j in levels]
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = np.ascontiguousarray(a, dtype=np.int64).view()
+    v.flags.writeable = False  # one array type for numba: the tuple of columns stays homogeneous
+    return v
+
+
 def _column_chunks(s: pl.DataFrame, cols: list[str]) -> list[tuple[np.ndarray, ...]]:
     """Zero-copy int64 views of ``cols`` chunk by chunk (one contiguous copy when chunks differ)."""
     series = [s[c] for c in cols]
     lens = [[len(ch) for ch in x.get_chunks()] for x in series]
     if all(x.dtype == pl.Int64 for x in series) and all(x == lens[0] for x in lens):
-        per_col = [[ch.to_numpy() for ch in x.get_chunks()] for x in series]
+        per_col = [[_readonly(ch.to_numpy()) for ch in x.get_chunks()] for x in series]
         return [tuple(c[k] for c in per_col) for k in range(len(lens[0]))]
-    return [tuple(np.ascontiguousarray(x.to_numpy(), dtype=np.int64) for x in series)]
+    return [tuple(_readonly(x.to_numpy()) for x in series)]
 
 
 def _low_info_snapshots(
