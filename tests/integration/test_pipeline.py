@@ -68,11 +68,17 @@ def first_run(tiny_config: Path, tmp_path_factory: pytest.TempPathFactory):  # t
 
 
 def test_run_writes_report_and_metrics(first_run) -> None:  # type: ignore[no-untyped-def]
-    res, out, _ = first_run
+    res, _out, _ = first_run
     assert res.report_path.exists() and res.metrics_path.exists()
     m = json.loads(res.metrics_path.read_text())
-    for path in ("classification.macro_f1", "quantile.coverage_90", "quantile.pinball", "decisions.trades",
-                 "drawdown.max", "leakage.permuted_macro_f1"):
+    for path in (
+        "classification.macro_f1",
+        "quantile.coverage_90",
+        "quantile.pinball",
+        "decisions.trades",
+        "drawdown.max",
+        "leakage.permuted_macro_f1",
+    ):
         node = m
         for k in path.split("."):
             assert k in node, f"metrics.json lacks {path}"
@@ -103,8 +109,14 @@ def test_changing_a_feature_recomputes_only_downstream(first_run, tiny_config: P
     cfg = load_config(tiny_config, overrides={"features": {"levels": 2}})
     res = Pipeline(cfg, out=out).run()
     cached = {r.stage: r.cached for r in res.stages}
-    assert cached == {"ingest": True, "book": True, "filters": True, "features": False, "research": False,
-                      "backtest": False}
+    assert cached == {
+        "ingest": True,
+        "book": True,
+        "filters": True,
+        "features": False,
+        "research": False,
+        "backtest": False,
+    }
 
 
 def test_dask_gives_byte_identical_metrics(first_run, tiny_config: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -139,7 +151,7 @@ def test_killed_run_resumes_to_the_same_result(first_run, tiny_config: Path, tmp
 
 
 def test_corrupted_artifact_is_rebuilt(first_run, tiny_config: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    res1, out, _ = first_run
+    _res1, out, _ = first_run
     out2 = tmp_path / "corrupt"
     shutil.copytree(out, out2, symlinks=True)
     feats = next((out2 / "cache" / "features").glob("*/features/**/*.parquet"))
@@ -166,10 +178,23 @@ def test_report_renders_in_headless_chromium(first_run, tmp_path: Path) -> None:
         if in_ci():
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium not installed")
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-           "--virtual-time-budget=10000", "--dump-dom", res.report_path.resolve().as_uri()]
+    cmd = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        res.report_path.resolve().as_uri(),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
@@ -182,5 +207,7 @@ def test_report_renders_in_headless_chromium(first_run, tmp_path: Path) -> None:
     assert int(plots.group(1)) >= 4
     assert rendered.group(1) == plots.group(1), "some plots did not decode"
     assert "data-errors" not in dom
-    console_errors = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and ("Error" in ln or "Uncaught" in ln)]
+    console_errors = [
+        ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and ("Error" in ln or "Uncaught" in ln)
+    ]
     assert not console_errors, console_errors

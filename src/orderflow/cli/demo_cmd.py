@@ -19,7 +19,9 @@ def register(app: typer.Typer, groups: Groups) -> None:
     @app.command("demo")
     def demo(
         out: Path = typer.Option(Path("runs"), "--out", help="Output root for run artifacts."),
-        config: Path | None = typer.Option(None, "--config", help="Use this config instead of the packaged demo."),
+        config: Path | None = typer.Option(
+            None, "--config", help="Use this config instead of the packaged demo."
+        ),
         executor: str | None = typer.Option(None, "--executor", help="local (default), dask or serial."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table and paths."),
     ) -> None:

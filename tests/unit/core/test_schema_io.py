@@ -47,8 +47,16 @@ def test_validate_names_column_and_rule() -> None:
 
 
 def test_level_names_follow_dbn() -> None:
-    assert level_names(2) == ["bid_px_00", "bid_px_01", "bid_sz_00", "bid_sz_01",
-                              "ask_px_00", "ask_px_01", "ask_sz_00", "ask_sz_01"]
+    assert level_names(2) == [
+        "bid_px_00",
+        "bid_px_01",
+        "bid_sz_00",
+        "bid_sz_01",
+        "ask_px_00",
+        "ask_px_01",
+        "ask_sz_00",
+        "ask_sz_01",
+    ]
     assert book_snapshots(10).names[:4] == ["ts_event", "ts_recv", "seq", "bid_px_00"]
 
 

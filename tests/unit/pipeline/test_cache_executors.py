@@ -46,8 +46,13 @@ def test_link_stage_points_run_dir_at_cache(tmp_path) -> None:  # type: ignore[n
 @pytest.mark.parametrize("executor", ["serial", "local"])
 def test_run_tasks_keeps_order(executor: str) -> None:
     seen: list[int] = []
-    out = run_tasks(_square, [(i,) for i in range(7)], executor=executor, workers=2,  # type: ignore[arg-type]
-                    on_done=lambda i, r: seen.append(i))
+    out = run_tasks(
+        _square,
+        [(i,) for i in range(7)],
+        executor=executor,
+        workers=2,  # type: ignore[arg-type]
+        on_done=lambda i, r: seen.append(i),
+    )
     assert out == [i * i for i in range(7)]
     assert sorted(seen) == list(range(7))
 
