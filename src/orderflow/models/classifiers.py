@@ -149,7 +149,7 @@ class LGBMDirectionClassifier(ClassifierMixin, BaseEstimator):
             "random_state": self.random_state,
             "verbose": -1,
             "deterministic": True,
-            "force_row_wise": True,
+            "force_col_wise": True,
         }
         model = lgb.LGBMClassifier(**params)
         model.fit(X, yi)

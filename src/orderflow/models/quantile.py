@@ -79,7 +79,7 @@ class LGBMQuantileRegressor(RegressorMixin, BaseEstimator):
                 random_state=self.random_state,
                 verbose=-1,
                 deterministic=True,
-                force_row_wise=True,
+                force_col_wise=True,
             )
             m.fit(X, np.asarray(y, dtype=np.float64))
             self.models_.append(m)
