@@ -147,6 +147,10 @@ def _done(stage_dir: Path, part: Partition) -> dict[str, Any] | None:
 
 
 def _finish(stage_dir: Path, part: Partition, summary: dict[str, Any]) -> dict[str, Any]:
+    import resource
+
+    # peak RSS of the worker process so far (Linux: KiB); goes to run_log.json, never to metrics.json
+    summary["worker_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     atomic_write_json(_marker(stage_dir, part), summary)
     return summary
 
@@ -422,11 +426,22 @@ class Pipeline:
             "stages": {},
         }
 
-        def record(stage: str, key: str, d: Path, cached: bool, t0: float, summary: dict[str, Any]) -> None:
+        def record(
+            stage: str,
+            key: str,
+            d: Path,
+            cached: bool,
+            t0: float,
+            summary: dict[str, Any],
+            parts_summaries: list[dict[str, Any]] | None = None,
+        ) -> None:
             link_stage(run_dir, stage, d)
             rep = StageReport(stage, key, cached, time.perf_counter() - t0, summary)
             reports.append(rep)
             log["stages"][stage] = {"key": key, "cached": cached, "seconds": rep.seconds}
+            rss = [s.get("worker_peak_rss_bytes", 0) for s in parts_summaries or []]
+            if rss:
+                log["stages"][stage]["max_worker_peak_rss_bytes"] = max(rss)
             if self.on_stage:
                 self.on_stage(rep)
 
@@ -449,6 +464,7 @@ class Pipeline:
             cached,
             t0,
             {"partitions": len(parts), "events": sum(s.get("events", 0) for s in s_ing)},
+            s_ing,
         )
         # book
         t0 = time.perf_counter()
@@ -466,6 +482,7 @@ class Pipeline:
                 "snapshots": sum(s["snapshots"] for s in s_book),
                 "crossed_events": sum(s["crossed_events"] for s in s_book),
             },
+            s_book,
         )
         # filters
         t0 = time.perf_counter()
@@ -477,7 +494,7 @@ class Pipeline:
             lambda sd, p: (sd, str(d_ing), str(d_book), self.cfg_json, p, instruments[p.instrument]),
             parts,
         )
-        record("filters", k_flt, d_flt, cached, t0, _merge_filter_reports(s_flt))
+        record("filters", k_flt, d_flt, cached, t0, _merge_filter_reports(s_flt), s_flt)
         # features
         t0 = time.perf_counter()
         k_feat = digest("features", k_flt, c["features"])
@@ -503,6 +520,7 @@ class Pipeline:
             cached,
             t0,
             {"rows": sum(s["rows"] for s in s_feat), "columns": s_feat[0]["columns"] if s_feat else 0},
+            s_feat,
         )
         # research (cross-partition, in this process)
         t0 = time.perf_counter()
@@ -538,7 +556,7 @@ class Pipeline:
             from orderflow.pipeline.stages import combine_backtests
 
             metrics["backtest"] = combine_backtests(parts, s_bt)
-            record("backtest", k_bt, d_bt, cached, t0, metrics["backtest"].get("total", {}))
+            record("backtest", k_bt, d_bt, cached, t0, metrics["backtest"].get("total", {}), s_bt)
         # metrics.json + report (always re-rendered: cheap, and it names this run)
         metrics["run"] = {"partitions": [p.name for p in parts], "stages": {r.stage: r.key for r in reports}}
         metrics_path = run_dir / "metrics.json"
