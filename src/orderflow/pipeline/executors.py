@@ -21,10 +21,21 @@ ProgressFn = Callable[[int, Any], None]
 
 
 def _mp_context() -> Any:
+    """A start method that is safe after polars, LightGBM or BLAS have started their thread pools.
+
+    Plain ``fork`` copies a parent whose Rust/OpenMP pools hold locks but whose threads are gone, so
+    the child deadlocks on its first parallel polars call (seen as a hung ``pl.concat`` in a worker).
+    ``forkserver`` forks from a clean server process that imported orderflow's stage modules once and
+    never ran any work, so workers start fast and numba kernels load from the on-disk cache;
+    ``spawn`` is the fallback where forkserver does not exist.
+    """
     import multiprocessing as mp
 
-    # fork is cheap and inherits imported numba modules; spawn is the safe fallback elsewhere
-    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["orderflow.pipeline.runner"])
+        return ctx
+    return mp.get_context("spawn")
 
 
 def run_tasks(

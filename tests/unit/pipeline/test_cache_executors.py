@@ -1,15 +1,13 @@
 from __future__ import annotations
 
+import operator
+
 import pytest
 
 from orderflow.core.errors import ConfigError
 from orderflow.pipeline.cache import StageCache, digest, link_stage
 from orderflow.pipeline.config import load_config
 from orderflow.pipeline.executors import run_tasks
-
-
-def _square(x: int) -> int:
-    return x * x
 
 
 def test_digest_is_order_independent_for_dict_keys() -> None:
@@ -22,11 +20,13 @@ def test_stage_cache_commit_detects_corruption(tmp_path) -> None:  # type: ignor
     d = cache.begin("book", "k1")
     (d / "x.parquet").write_bytes(b"0123456789")
     assert not cache.is_complete("book", "k1")  # no marker yet: an interrupted stage
+    assert not cache.is_corrupt("book", "k1")  # ... which resumes, it is not corrupt
     cache.commit("book", "k1", {"rows": 10})
-    assert cache.is_complete("book", "k1")
+    assert cache.is_complete("book", "k1") and not cache.is_corrupt("book", "k1")
     assert cache.summary("book", "k1") == {"rows": 10}
     (d / "x.parquet").write_bytes(b"0123456788")  # same size, different bytes
     assert not cache.is_complete("book", "k1")
+    assert cache.is_corrupt("book", "k1")
     (d / "x.parquet").write_bytes(b"short")
     assert not cache.is_complete("book", "k1", verify=False)
 
@@ -46,9 +46,10 @@ def test_link_stage_points_run_dir_at_cache(tmp_path) -> None:  # type: ignore[n
 @pytest.mark.parametrize("executor", ["serial", "local"])
 def test_run_tasks_keeps_order(executor: str) -> None:
     seen: list[int] = []
+    # a stdlib function: workers of a forkserver/spawn pool import it by name
     out = run_tasks(
-        _square,
-        [(i,) for i in range(7)],
+        operator.mul,
+        [(i, i) for i in range(7)],
         executor=executor,
         workers=2,  # type: ignore[arg-type]
         on_done=lambda i, r: seen.append(i),
@@ -59,8 +60,18 @@ def test_run_tasks_keeps_order(executor: str) -> None:
 
 @pytest.mark.slow
 def test_run_tasks_dask_local_cluster_matches_local() -> None:
-    args = [(i,) for i in range(5)]
-    assert run_tasks(_square, args, executor="dask", workers=2) == run_tasks(_square, args, executor="serial")
+    args = [(i, i) for i in range(5)]
+    assert run_tasks(operator.mul, args, executor="dask", workers=2) == run_tasks(
+        operator.mul, args, executor="serial"
+    )
+
+
+def test_local_pool_never_forks_a_threaded_parent() -> None:
+    # polars' (and OpenMP's) thread pools do not survive fork(): a forked worker deadlocked on its
+    # first pl.concat once the parent had used polars. The pool must use forkserver or spawn.
+    from orderflow.pipeline.executors import _mp_context
+
+    assert _mp_context().get_start_method() in {"forkserver", "spawn"}
 
 
 def test_config_rejects_unknown_keys_with_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
