@@ -77,6 +77,14 @@ class StageCache:
                 return False
         return True
 
+    def is_corrupt(self, stage: str, key: str) -> bool:
+        """True when the stage was committed (``_SUCCESS.json`` exists) but a listed file no longer matches.
+
+        Such a stage must be rebuilt from scratch: its per-partition completion markers still vouch for
+        files that have since changed on disk, so resuming would reuse the damaged artifact.
+        """
+        return (self.path(stage, key) / SUCCESS).exists() and not self.is_complete(stage, key)
+
     def begin(self, stage: str, key: str) -> Path:
         """A fresh, empty folder for the stage (any incomplete leftovers are removed)."""
         d = self.path(stage, key)

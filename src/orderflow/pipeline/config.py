@@ -63,6 +63,13 @@ class DataConfig(_Frozen):
         return self
 
 
+EDGE_COLUMNS = ("edge_long_bps", "edge_short_neg_bps")
+"""PREDICTIONS columns the pipeline's backtest stage adds for ``quantile_taker``: the research's
+``decision_quantile`` of the long executable return (``ql_NN``, bps after spread, sweep and fees) and minus
+the same quantile of the short executable return (``-qs_NN``). The taker goes long when the first clears
+``long_entry`` and short when the second is below ``-short_entry``: exactly the research decision rule."""
+
+
 class BookConfig(_Frozen):
     depth: int = Field(10, ge=1, le=50, description="levels per side in reconstructed snapshots")
 
@@ -119,9 +126,20 @@ class PipelineConfig(_Frozen):
         return ResearchConfig(**self.research)
 
     def backtest_config(self) -> Any:
+        """The backtest section; without a ``[backtest.strategy]`` the pipeline trades the research's
+        quantile decisions: ``quantile_taker`` on the :data:`EDGE_COLUMNS` the backtest stage derives
+        from PREDICTIONS, entering at the research's ``decision_threshold_bps``."""
         from orderflow.backtest import BacktestConfig
 
-        return BacktestConfig(**{**self.backtest, "execution": self.execution})
+        bt = dict(self.backtest)
+        if "strategy" not in bt:
+            thr = float(self.research_config().model.decision_threshold_bps)
+            bt["strategy"] = {
+                "name": "quantile_taker",
+                "prediction_columns": EDGE_COLUMNS,
+                "params": {"long_entry": thr, "short_entry": thr},
+            }
+        return BacktestConfig(**{**bt, "execution": self.execution})
 
     def validate_sections(self) -> None:
         """Validate every stage section with its stage's model (raises ConfigError with the key path)."""

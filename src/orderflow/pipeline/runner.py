@@ -33,7 +33,7 @@ from orderflow.core.errors import ConfigError
 from orderflow.core.instruments import Instrument
 from orderflow.core.io import Dataset, atomic_write_json, atomic_write_text, file_digest
 from orderflow.pipeline.cache import StageCache, code_version, digest, link_stage
-from orderflow.pipeline.config import PipelineConfig
+from orderflow.pipeline.config import EDGE_COLUMNS, PipelineConfig
 from orderflow.pipeline.executors import run_tasks
 
 PARTITION_STAGES = ("ingest", "book", "filters", "features")
@@ -314,6 +314,18 @@ def task_features(
     )
 
 
+def _with_edge_columns(preds: pl.DataFrame, cfg: PipelineConfig) -> pl.DataFrame:
+    """Add :data:`EDGE_COLUMNS` (the research decision quantiles, short side negated) to PREDICTIONS."""
+    q = round(cfg.research_config().model.decision_quantile * 100)
+    lo, hi = f"ql_{q:02d}", f"qs_{q:02d}"
+    if lo not in preds.columns or hi not in preds.columns:
+        return preds
+    return preds.with_columns(
+        pl.col(lo).cast(pl.Float64).alias(EDGE_COLUMNS[0]),
+        (-pl.col(hi).cast(pl.Float64)).alias(EDGE_COLUMNS[1]),
+    )
+
+
 def task_backtest(
     stage_dir: str,
     ingest_dir: str,
@@ -332,6 +344,7 @@ def task_backtest(
     src = Dataset(ingest_dir)
     preds_all = pl.read_parquet(Path(research_dir) / "predictions.parquet")
     preds = preds_all.filter((pl.col("instrument") == i) & (pl.col("date") == d)).drop("instrument", "date")
+    preds = _with_edge_columns(preds, cfg)
     regimes = None
     if "regime" in preds.columns:
         regimes = preds.select("ts_event", "seq", "regime")
@@ -387,6 +400,8 @@ class Pipeline:
         if self.cache.is_complete(stage, key):
             summaries = [json.loads(_marker(d, p).read_text()) for p in parts]
             return d, summaries, True
+        if self.cache.is_corrupt(stage, key):
+            self.cache.begin(stage, key)  # committed, then damaged on disk: rebuild every partition
         d.mkdir(parents=True, exist_ok=True)
         total = len(parts)
         done = [0]
