@@ -209,7 +209,7 @@ def test_report_renders_in_headless_chromium(first_run, tmp_path: Path) -> None:
     assert plots and rendered, "the report's load handler did not run"
     assert int(plots.group(1)) >= 4
     assert rendered.group(1) == plots.group(1), "some plots did not decode"
-    assert re.search(r'<body[^>]*data-errors=', dom) is None, "the report recorded a script error"
+    assert re.search(r"<body[^>]*data-errors=", dom) is None, "the report recorded a script error"
     console_errors = [
         ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and ("Error" in ln or "Uncaught" in ln)
     ]
