@@ -88,8 +88,10 @@ def _run_dask(
     if scheduler:
         client = Client(scheduler)
     else:
+        # ":0": the scheduler's HTTP server (health, dashboard) on a free port; the default 8787 collides
+        # with any other cluster on the machine and dask then only warns and moves
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
         )
         client = Client(cluster)
     try:
