@@ -30,10 +30,10 @@ def headline_table(metrics: dict[str, Any]) -> Table:
     for col in (
         "scope",
         "macro F1",
-        "best baseline F1",
-        "90% coverage",
-        "decisions",
-        "EV/trade (bps)",
+        "baseline F1",
+        "cover 90%",
+        "trades",
+        "EV/trade bps",
         "backtest PnL",
     ):
         t.add_column(col, justify="right" if col != "scope" else "left")
@@ -81,6 +81,19 @@ def headline_table(metrics: dict[str, Any]) -> Table:
             f(bt.get("by_regime", {}).get(r, {}).get("pnl")),
         )
     return t
+
+
+def verdict_line(metrics: dict[str, Any], cfg: Any) -> str | None:
+    """One sentence on the trading verdict when the decision rule never fired (an honest 'stay out')."""
+    trades = metrics.get("decisions", {}).get("trades")
+    if trades != 0:
+        return None
+    m = cfg.research_config().model
+    return (
+        f"verdict: stay out. No out-of-sample row's {m.decision_quantile:g} quantile of the executable return "
+        f"(after spread, sweep and fees) cleared {m.decision_threshold_bps:g} bps on either side, so the "
+        "quantile strategy did not trade; the costs exceed the predictable move at this horizon."
+    )
 
 
 def execute_run(
@@ -140,6 +153,8 @@ def execute_run(
         )
     elif not quiet:
         console.print(headline_table(res.metrics))
+        if (line := verdict_line(res.metrics, cfg)) is not None:
+            console.print(line, highlight=False)
         console.print(f"report:  {res.report_path}\nmetrics: {res.metrics_path}", highlight=False)
     return res
 

@@ -8,6 +8,7 @@ column (put the volatility measure first), so regime 0 is the calmest in every f
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -170,7 +171,17 @@ class HMMRegimes(_RegimeBase):
             min_covar=1e-3,
             tol=1e-3,
         )
-        hmm.fit(Z, lengths=lens)
+        # hmmlearn logs "Model is not converging" at WARNING when the log-likelihood dips by float noise
+        # (~1e-8) after it has converged; keep stderr clean and record convergence on the estimator
+        hmm_log = logging.getLogger("hmmlearn.base")
+        level = hmm_log.level
+        hmm_log.setLevel(logging.ERROR)
+        try:
+            hmm.fit(Z, lengths=lens)
+        finally:
+            hmm_log.setLevel(level)
+        self.converged_ = bool(hmm.monitor_.converged)
+        self.n_iter_ = int(hmm.monitor_.iter)
         order = _order_by_first(hmm.means_)
         self.order_ = order
         self.means_ = np.asarray(hmm.means_[order])
