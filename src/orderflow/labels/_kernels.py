@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from orderflow._numba import jit
-from orderflow.book.sweep import walk_book
 
 
 @jit
@@ -105,14 +104,36 @@ def triple_barrier_kernel(
     return label, t_end, ret
 
 
-@jit
-def _walk(px: np.ndarray, sz: np.ndarray, qty: float, extend: bool) -> tuple[float, float]:
-    filled, notional = walk_book(px, sz, qty)
+@jit(inline="always")
+def _walk_row(px: np.ndarray, sz: np.ndarray, r: int, qty: float, extend: bool) -> tuple[float, float]:
+    """Walk row ``r`` of 2-d level arrays for ``qty``: ``orderflow.book.sweep.walk_book`` on that row, without a row view.
+
+    Returns ``(filled, notional)``. With ``extend``, a partial fill is completed at the deepest displayed
+    level's price (a lower bound on the cost when a feed publishes few levels). The common case (the best
+    level alone fills ``qty``) returns at once with the same arithmetic as ``walk_book`` (``take * px``).
+    """
+    s0 = sz[r, 0]
+    p0 = px[r, 0]
+    if s0 >= qty and qty > 0.0 and p0 == p0:
+        return qty, qty * p0
+    filled = 0.0
+    notional = 0.0
+    remaining = qty
+    worst = np.nan
+    for k in range(px.shape[1]):
+        s = sz[r, k]
+        p = px[r, k]
+        if s <= 0.0 or p != p:
+            continue
+        worst = p
+        if remaining > 0.0:
+            take = s if s < remaining else remaining
+            filled += take
+            notional += take * p
+            remaining -= take
+        elif not extend:
+            break
     if extend and 0.0 < filled < qty:
-        worst = np.nan
-        for k in range(px.shape[0]):
-            if sz[k] > 0.0 and px[k] == px[k]:
-                worst = px[k]
         notional += (qty - filled) * worst
         filled = qty
     return filled, notional
@@ -150,21 +171,67 @@ def executable_return_kernel(
         b = exit_[i]
         if a < 0 or b < 0:
             continue
-        f_in, n_in = _walk(ask_px[a], ask_sz[a], qty, extend_last_level)
-        f_out, n_out = _walk(bid_px[b], bid_sz[b], qty, extend_last_level)
+        f_in, n_in = _walk_row(ask_px, ask_sz, a, qty, extend_last_level)
+        f_out, n_out = _walk_row(bid_px, bid_sz, b, qty, extend_last_level)
         if f_in >= qty and f_out >= qty and n_in > 0.0:
             fees = taker_fee(n_in * size_unit, units, fee_bps, fee_per_unit, min_fee) + taker_fee(
                 n_out * size_unit, units, fee_bps, fee_per_unit, min_fee
             )
             long_r[i] = ((n_out - n_in) * size_unit - fees) / (n_in * size_unit) * 1e4
-        f_in, n_in = _walk(bid_px[a], bid_sz[a], qty, extend_last_level)
-        f_out, n_out = _walk(ask_px[b], ask_sz[b], qty, extend_last_level)
+        f_in, n_in = _walk_row(bid_px, bid_sz, a, qty, extend_last_level)
+        f_out, n_out = _walk_row(ask_px, ask_sz, b, qty, extend_last_level)
         if f_in >= qty and f_out >= qty and n_in > 0.0:
             fees = taker_fee(n_in * size_unit, units, fee_bps, fee_per_unit, min_fee) + taker_fee(
                 n_out * size_unit, units, fee_bps, fee_per_unit, min_fee
             )
             short_r[i] = ((n_in - n_out) * size_unit - fees) / (n_in * size_unit) * 1e4
     return long_r, short_r
+
+
+@jit
+def searchsorted_right(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(a, v, side="right")`` for sorted ``a`` (int64 result).
+
+    Non-decreasing queries (the usual case: rows in time order) are answered by one forward merge
+    (O(len(a) + len(v)), cache friendly); wherever a query is smaller than its predecessor the search
+    for that query restarts with a binary search, so any order gives the same answer as numpy.
+    """
+    n = v.shape[0]
+    m = a.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    j = 0
+    for i in range(n):
+        x = v[i]
+        if i > 0 and x < v[i - 1]:
+            lo = 0
+            hi = m
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if a[mid] <= x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = lo
+        else:
+            # gallop forward from the previous answer, then binary-search the bracket
+            step = 1
+            lo = j
+            hi = j
+            while hi < m and a[hi] <= x:
+                lo = hi + 1
+                hi = j + step
+                step <<= 1
+            if hi > m:
+                hi = m
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if a[mid] <= x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = lo
+        out[i] = j
+    return out
 
 
 @jit

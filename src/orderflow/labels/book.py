@@ -10,6 +10,7 @@ import polars as pl
 from orderflow.core.enums import PRICE_SCALE, UNDEF_PRICE
 from orderflow.core.errors import SchemaError
 from orderflow.core.schema import snapshot_depth
+from orderflow.labels._kernels import searchsorted_right
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,11 @@ class BookArrays:
 
     def rows_at_or_before(self, seq: np.ndarray) -> np.ndarray:
         """Index of the last book row with ``seq <= seq[i]`` (-1 when none): the book a row saw."""
-        return np.searchsorted(self.seq, seq, side="right").astype(np.int64) - 1
+        return searchsorted_right(self.seq, np.asarray(seq, dtype=np.int64)) - 1
 
     def rows_as_of(self, t_ns: np.ndarray) -> np.ndarray:
         """Index of the last book row with ``ts <= t`` (-1 when none): the book as of time t."""
-        return np.searchsorted(self.ts, t_ns, side="right").astype(np.int64) - 1
+        return searchsorted_right(self.ts, np.asarray(t_ns, dtype=np.int64)) - 1
 
 
 def _px(col: pl.Series) -> np.ndarray:
@@ -75,13 +76,13 @@ def book_arrays(book: pl.DataFrame) -> BookArrays:
     depth = snapshot_depth(book)
     if depth == 0:
         raise SchemaError("book_snapshots: no bid_px_00.. level columns")
-    seq = book["seq"].to_numpy().astype(np.int64)
+    seq = book["seq"].to_numpy().astype(np.int64, copy=False)
     if seq.size > 1 and np.any(np.diff(seq) < 0):
         raise SchemaError("book_snapshots: rows are not sorted by seq")
-    ts = book["ts_event"].to_numpy().astype(np.int64)
+    ts = book["ts_event"].to_numpy().astype(np.int64, copy=False)
     if ts.size > 1 and np.any(np.diff(ts) < 0):
         raise SchemaError("book_snapshots: ts_event decreases while seq increases")
-    ts_recv = book["ts_recv"].to_numpy().astype(np.int64) if "ts_recv" in book.columns else ts
+    ts_recv = book["ts_recv"].to_numpy().astype(np.int64, copy=False) if "ts_recv" in book.columns else ts
 
     def side(s: str) -> tuple[np.ndarray, np.ndarray]:
         px = np.column_stack([_px(book[f"{s}_px_{k:02d}"]) for k in range(depth)])

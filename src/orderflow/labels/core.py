@@ -245,8 +245,8 @@ def label_partition(
     ``y_smooth_<k>ev``. ``t_end_ns`` is -1 where the target window runs past the data.
     """
     ba = book if isinstance(book, BookArrays) else book_arrays(book)
-    t0 = rows["ts_event"].to_numpy().astype(np.int64)
-    seq = rows["seq"].to_numpy().astype(np.int64)
+    t0 = rows["ts_event"].to_numpy().astype(np.int64, copy=False)
+    seq = rows["seq"].to_numpy().astype(np.int64, copy=False)
     start = ba.rows_at_or_before(seq)
     horizons = [parse_horizon(h) for h in config.horizons]
     target = parse_horizon(config.target)
