@@ -50,7 +50,7 @@ from orderflow.models.quantile import (
     LGBMQuantileRegressor,
     LinearQuantileRegressor,
 )
-from orderflow.models.splits import CombinatorialPurgedCV, PurgedWalkForward
+from orderflow.models.splits import CombinatorialPurgedCV, PurgedWalkForward, calibration_split
 from orderflow.regimes.inputs import align_truth, regime_agreement, regime_inputs
 from orderflow.regimes.models import make_regime_model
 
@@ -218,8 +218,10 @@ def run_research(
         te = vidx[te_v]
         if tr.size < 50 or te.size == 0:
             continue
+        # row order is (instrument, date, seq), not time: "most recent" and the calibration tail are
+        # chosen by t0 across all partitions; tr itself stays in row order (HMM sequences per partition)
         if tr.size > cfg.model.max_train_rows:
-            tr = tr[-cfg.model.max_train_rows :]
+            tr = np.sort(tr[np.argsort(t0[tr], kind="stable")[-cfg.model.max_train_rows :]])
         # regimes: fit on training rows, filter over every row (causal), read off the rows we need
         reg_proba: Arr | None = None
         for m in methods:
@@ -300,11 +302,15 @@ def run_research(
             rec["perm_pred"] = perm.predict(Xf[te]).astype(np.int8)
         # quantiles of the executable returns: proper-train / calibration split in time, purged
         if cfg.labels.executable:
-            n_cal = max(int(tr.size * m_cfg.calibration_fraction), 1) if m_cfg.conformal else 0
-            cal = tr[tr.size - n_cal :] if n_cal else tr[:0]
-            proper = tr[: tr.size - n_cal]
-            if n_cal:
-                proper = proper[t1[proper] < t0[cal].min()]
+            frac = m_cfg.calibration_fraction if m_cfg.conformal else 0.0
+            proper, cal = calibration_split(tr, t0, t1, frac)
+            n_cal = cal.size
+            if proper.size == 0:
+                raise ConfigError(
+                    f"research: fold {fold} leaves no quantile training rows after purging against the "
+                    f"calibration span ({tr.size} training rows); lower model.calibration_fraction or "
+                    "the label horizon, or use more data"
+                )
             for side, yv in (("long", ylong), ("short", yshort)):
                 Xq = Xf if m_cfg.quantile_model == "lgbm" else np.nan_to_num(Xf)
                 qm = _quantile_model(cfg).fit(Xq[proper], yv[proper])

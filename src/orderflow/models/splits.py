@@ -134,6 +134,28 @@ class CombinatorialPurgedCV:
             yield purge(train, test_blocks, a, b, self.embargo_ns), test
 
 
+def calibration_split(
+    train: IntArray, t0: NDArray[np.int64], t1: NDArray[np.int64], fraction: float
+) -> tuple[IntArray, IntArray]:
+    """Split training rows into (proper, calibration) for conformal calibration, by time.
+
+    The calibration rows are the ``fraction`` of ``train`` with the LATEST start times ``t0``, whatever
+    the row order (rows of several instruments on the same days are not in time order); the proper rows
+    are the rest, purged of any row whose label window ``[t0, t1]`` reaches the first calibration start,
+    so calibration scores are out of sample for the model they calibrate. ``fraction = 0`` returns
+    ``(train, [])``. Both outputs are sorted row indices.
+    """
+    train = np.asarray(train, dtype=np.int64)
+    n_cal = max(int(train.size * fraction), 1) if fraction > 0 and train.size else 0
+    if n_cal == 0:
+        return np.sort(train), train[:0]
+    by_time = train[np.argsort(t0[train], kind="stable")]
+    cal = np.sort(by_time[train.size - n_cal :])
+    proper = np.sort(by_time[: train.size - n_cal])
+    proper = proper[t1[proper] < t0[cal].min()]
+    return proper, cal
+
+
 def windows_overlap(t0: NDArray[np.int64], t1: NDArray[np.int64], train: IntArray, test: IntArray) -> int:
     """Number of (train, test) row pairs whose windows ``[t0, t1]`` overlap (0 for a clean split).
 
@@ -148,4 +170,4 @@ def windows_overlap(t0: NDArray[np.int64], t1: NDArray[np.int64], train: IntArra
     return int(np.sum(starts_le - np.minimum(starts_le, ends_lt)))
 
 
-__all__ = ["CombinatorialPurgedCV", "PurgedWalkForward", "purge", "windows_overlap"]
+__all__ = ["CombinatorialPurgedCV", "PurgedWalkForward", "calibration_split", "purge", "windows_overlap"]

@@ -16,16 +16,30 @@ from orderflow.pipeline.report import Section, render
 
 
 def _concat_partitions(
-    ds: Dataset, table: str, parts: list[Any], columns: list[str] | None = None
+    ds: Dataset,
+    table: str,
+    parts: list[Any],
+    columns: list[str] | None = None,
+    keep_seqs: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
+    """One frame of ``table`` over ``parts`` with ``instrument`` and ``date`` columns.
+
+    ``keep_seqs`` (``instrument``, ``date``, ``seq``) keeps only those rows, filtered partition by partition
+    as each is read: a day of event-clock book snapshots is far larger than the sampled rows research
+    needs, and holding every partition's full table at once does not fit in memory at scale.
+    """
     frames = []
     for p in parts:
         if not ds.has(table, p.instrument, p.date):
             continue
         df = ds.read(table, p.instrument, p.date, validate_schema=False)
+        if keep_seqs is not None:
+            want = keep_seqs.filter((pl.col("instrument") == p.instrument) & (pl.col("date") == p.date))
+            df = df.join(want.select("seq"), on="seq", how="semi")
         if columns is not None:
             df = df.select([c for c in columns if c in df.columns])
         frames.append(df.with_columns(pl.lit(p.instrument).alias("instrument"), pl.lit(p.date).alias("date")))
+        del df
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
@@ -40,9 +54,7 @@ def run_research_stage(
 
     feats = _concat_partitions(features, "features", parts)
     seqs = feats.select("instrument", "date", "seq")
-    snaps = _concat_partitions(book, "book_snapshots", parts).join(
-        seqs, on=["instrument", "date", "seq"], how="semi"
-    )
+    snaps = _concat_partitions(book, "book_snapshots", parts, keep_seqs=seqs)
     truth = _concat_partitions(ingest, "sim_regimes", parts)
     res = run_research(
         feats,

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from orderflow.core.errors import ConfigError
-from orderflow.models.splits import CombinatorialPurgedCV, PurgedWalkForward, purge, windows_overlap
+from orderflow.models.splits import (
+    CombinatorialPurgedCV,
+    PurgedWalkForward,
+    calibration_split,
+    purge,
+    windows_overlap,
+)
 
 
 def _windows(rng: np.random.Generator, n: int = 400, instruments: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -81,3 +87,27 @@ def test_bad_windows_raise() -> None:
         list(PurgedWalkForward(2).split(np.array([5, 6, 7]), np.array([6, 5, 8])))
     with pytest.raises(ConfigError):
         list(PurgedWalkForward(10).split(np.arange(3), np.arange(3)))
+
+
+def test_calibration_split_is_by_time_across_interleaved_instruments() -> None:
+    # rows in (instrument, time) order: instrument A then B, both over the same hour; label windows 10 s
+    t_a = np.arange(0, 3600, 10, dtype=np.int64) * 1_000_000_000
+    t_b = t_a + 5_000_000_000
+    t0 = np.concatenate([t_a, t_b])
+    t1 = t0 + 10_000_000_000
+    train = np.arange(t0.size, dtype=np.int64)
+    proper, cal = calibration_split(train, t0, t1, 0.25)
+    # calibration = the latest quarter of the hour from BOTH instruments (not instrument B's rows)
+    assert cal.size == t0.size // 4
+    assert t0[cal].min() >= np.quantile(t0, 0.74)
+    assert set(cal) & set(range(t_a.size)) and set(cal) & set(range(t_a.size, t0.size))
+    # proper rows end before the calibration span starts (purged), and are most of the rest
+    assert t1[proper].max() < t0[cal].min()
+    assert proper.size >= t0.size - cal.size - 4
+    assert np.all(np.diff(proper) > 0) and np.all(np.diff(cal) > 0)
+    # the brute-force definition
+    order = np.argsort(t0[train], kind="stable")
+    want_cal = np.sort(train[order][-cal.size :])
+    assert np.array_equal(cal, want_cal)
+    p0, c0 = calibration_split(train, t0, t1, 0.0)
+    assert np.array_equal(p0, train) and c0.size == 0
