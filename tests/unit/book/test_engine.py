@@ -367,3 +367,152 @@ def test_low_level_apply_and_best_twins_match_the_engine() -> None:
         int(states[0][1][i]) for i in (K.ST_ROWS, K.ST_NEG_CLAMPS, K.ST_MISSING)
     )
     assert st.negative_clamps > 0 and st.missing_level_reductions > 0
+
+
+def _reference_apply(book: dict[int, dict[int, int]], side: int, action: int, price: int, size: int) -> int:
+    """Dict model of ``apply_row`` (independent of the sorted-array kernels); returns the R_* code."""
+    if action == K.A_NOOP:
+        return K.R_OK
+    if action == K.A_CLEAR:
+        if side not in (1, -1, 0):
+            return K.R_IGNORED
+        for s in (1, -1):
+            if side in (0, s):
+                book[s].clear()
+        return K.R_OK
+    if side not in (1, -1) or price == UNDEF_PRICE or size < 0 or action > K.A_CLEAR:
+        return K.R_IGNORED
+    lv = book[side]
+    old = lv.get(price)
+    if old is None:
+        new = size if action == K.A_SET else (size if action == K.A_ADD else -size)
+        if new > 0:
+            lv[price] = new
+            return K.R_OK
+        return K.R_MISSING if new < 0 else K.R_OK
+    new = size if action == K.A_SET else old + (size if action == K.A_ADD else -size)
+    if new > 0:
+        lv[price] = new
+        return K.R_OK
+    del lv[price]
+    return K.R_NEG_CLAMP if new < 0 else K.R_OK
+
+
+@pytest.mark.parametrize("jitted", [True, False])
+def test_apply_row_matches_a_dict_model_near_and_far_from_the_touch(jitted: bool) -> None:
+    """Every row against a dict model: the near-touch window path, the scan/binary-search path, full state."""
+    apply = K.apply_row if jitted else K.apply_row.py_func
+    rng = np.random.default_rng(17)
+    cap = 24  # small: the window path's ``n < capacity`` edge and R_FULL are both hit
+    keys, sizes, nlev = K.new_state(cap)
+    book: dict[int, dict[int, int]] = {1: {}, -1: {}}
+    hits = {"full": 0, "near": 0, "far": 0}
+    for _ in range(30_000):
+        side = 1 if rng.random() < 0.5 else -1
+        lv = book[side]
+        u = rng.random()
+        if lv and u < 0.6:  # an existing level: mostly near the touch, sometimes deep
+            ordered = sorted(lv, reverse=side == 1)
+            j = (
+                min(int(rng.geometric(0.3)) - 1, len(ordered) - 1)
+                if u < 0.5
+                else int(rng.integers(len(ordered)))
+            )
+            price = ordered[j]
+            hits["near" if j < K.NEAR else "far"] += 1
+        else:  # any price around the book (new levels, inside the spread, missing levels)
+            price = int(rng.integers(900, 1100)) * 7 - 3
+        action = int(rng.choice([K.A_ADD, K.A_REDUCE, K.A_EXECUTE, K.A_SET]))
+        size = int(rng.integers(0, 30)) if action == K.A_SET else int(rng.integers(0, 40))
+        if rng.random() < 0.002:
+            action, side = K.A_CLEAR, int(rng.choice([1, -1, 0]))
+        want_book = {s: dict(v) for s, v in book.items()}
+        want = _reference_apply(want_book, side, action, price, size)
+        got = int(apply(keys, sizes, nlev, side, action, price, size))
+        if got == K.R_FULL:  # nothing applied: the model must have wanted a new level on a full side
+            s = 0 if side == 1 else 1
+            assert nlev[s] == cap and price not in book[side] and want == K.R_OK
+            hits["full"] += 1
+            # make room the way a caller would not (drop the deepest level), to keep exercising a full book
+            _reference_apply(book, side, K.A_SET, (~keys[s, 0]) if s else keys[s, 0], 0)
+            got = int(apply(keys, sizes, nlev, side, K.A_SET, (~keys[s, 0]) if s else keys[s, 0], 0))
+            assert got == K.R_OK
+            continue
+        assert got == want
+        book = want_book
+        for s, sd in ((0, 1), (1, -1)):
+            n = int(nlev[s])
+            prices = keys[s, :n] if s == 0 else ~keys[s, :n]
+            assert dict(zip(prices.tolist(), sizes[s, :n].tolist(), strict=True)) == book[sd]
+            assert np.all(np.diff(keys[s, :n]) > 0) and np.all(sizes[s, :n] > 0)
+    assert hits["full"] > 10 and hits["near"] > 1000 and hits["far"] > 100, hits
+
+
+def test_depth_one_snapshots_equal_the_top_of_deeper_ones() -> None:
+    """The depth-1 emit path (straight-line selects) against level 1 of a depth-3 book, empty sides too."""
+    rows: list[tuple[int, ...]] = [
+        (1, 1, ADD, 100, 5),
+        (2, -1, ADD, 105, 3),
+        (3, 1, RED, 100, 5),
+        (4, 0, CLR, 0, 0),
+    ]
+    d = pl.concat([deltas(rows), _rows_events(3000, seed=4).with_columns(pl.col("seq") + 10)])
+    for kernel in (K.process_deltas, K.process_deltas.py_func):
+        snaps = {}
+        for depth in (1, 3):
+            cols = {
+                c: d[c].to_numpy()
+                for c in ("side", "action", "price", "size", "flags", "ts_event", "ts_recv", "seq")
+            }
+            keys, sizes, nlev = K.new_state(4)
+            clk, stats = K.new_clock(), K.new_stats()
+            m = d.height
+            ots, orc, osq = (np.zeros(m, dtype=np.int64) for _ in range(3))
+            olv = np.full((4 * depth, m + 3), -7, dtype=np.int64)
+            an = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8))
+            start, n_out = 0, 0
+            while True:
+                start, n_out, status = kernel(
+                    *(
+                        cols[c]
+                        for c in ("side", "action", "price", "size", "flags", "ts_event", "ts_recv", "seq")
+                    ),
+                    np.zeros(0, dtype=np.int64),
+                    start,
+                    keys,
+                    sizes,
+                    nlev,
+                    clk,
+                    stats,
+                    K.CK_EVENT,
+                    1,
+                    depth,
+                    ots,
+                    orc,
+                    osq,
+                    olv,
+                    n_out,
+                    *an,
+                )
+                if status == K.OK:
+                    break
+                assert status == K.NEED_CAPACITY
+                keys, sizes = K.grow_state(keys, sizes)
+            snaps[depth] = (int(n_out), osq[:n_out].copy(), olv[:, :n_out].copy())
+        n1, seq1, lv1 = snaps[1]
+        n3, seq3, lv3 = snaps[3]
+        assert n1 == n3 > 1000
+        np.testing.assert_array_equal(seq1, seq3)
+        np.testing.assert_array_equal(lv1, lv3[[0, 3, 6, 9]])
+        assert lv1[0, 0] == 100 and lv1[2, 0] == U and lv1[3, 0] == 0  # bid only
+        assert lv1[0, 3] == U and lv1[1, 3] == 0 and lv1[2, 3] == U  # after CLEAR: both sides empty
+
+
+def test_hot_kernels_are_compiled_without_reference_counting() -> None:
+    """Guard the main speed fix: with NRT on, inlined array helpers incref/decref on every row."""
+    from orderflow._numba import HAVE_NUMBA
+
+    if not HAVE_NUMBA:
+        pytest.skip("JIT disabled")
+    for kernel in (K.process_deltas, K.apply_deltas, K.synth_stream):
+        assert kernel.targetoptions.get("_nrt") is False
