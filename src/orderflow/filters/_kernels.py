@@ -331,7 +331,7 @@ def locate_sorted(seq: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 # -- fused kernels of the fast path ----------------------------------------------------------------------
 @jit
-def build_index(
+def build_index_into(
     dseq: np.ndarray,
     tseq: np.ndarray,
     d_ts: np.ndarray,
@@ -340,30 +340,25 @@ def build_index(
     t_size: np.ndarray,
     t_aggr: np.ndarray,
     t_kind: np.ndarray,
-) -> tuple[np.ndarray, ...]:
-    """One pass over both sorted seq columns: the event index and every per-event count.
+    seq: np.ndarray,
+    d_b: np.ndarray,
+    t_b: np.ndarray,
+    ts: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    vol: np.ndarray,
+    nonreg: np.ndarray,
+    unm_bid: np.ndarray,
+    unm_ask: np.ndarray,
+    cross: np.ndarray,
+) -> int:
+    """:func:`build_index` writing into caller-allocated buffers (length ``nd + nt``, the bounds
+    ``nd + nt + 1``); returns the number of events n (the outputs are the first n / n + 1 entries).
 
-    Returns (seq, d_bounds, t_bounds, ts, bid rows, ask rows, traded volume, non-regular trades,
-    unmatched bid hits, unmatched ask hits, cross trades). Rows of event i are
-    ``[d_bounds[i], d_bounds[i + 1])`` (events are consecutive), i.e. ``d_lo = d_bounds[:-1]``,
-    ``d_hi = d_bounds[1:]``, the values of :func:`index_events`; the counts are those of
-    :func:`event_counts` (int32) plus cross trades (``kind`` 2); ``ts`` is the ts_event of the event's
-    first delta row, else of its first trade row.
-    """
+    Large buffers allocated by numpy are backed by transparent huge pages, which makes first touch
+    far cheaper than the 4 KiB pages of arrays allocated inside a kernel."""
     nd = dseq.shape[0]
     nt = tseq.shape[0]
-    m = nd + nt
-    seq = np.empty(m, np.int64)
-    d_b = np.empty(m + 1, np.int64)
-    t_b = np.empty(m + 1, np.int64)
-    ts = np.empty(m, np.int64)
-    bid = np.empty(m, np.int32)
-    ask = np.empty(m, np.int32)
-    vol = np.empty(m, np.int64)
-    nonreg = np.empty(m, np.int32)
-    unm_bid = np.empty(m, np.int32)
-    unm_ask = np.empty(m, np.int32)
-    cross = np.empty(m, np.int32)
     i = 0
     j = 0
     n = 0
@@ -412,6 +407,62 @@ def build_index(
         n += 1
     d_b[n] = i
     t_b[n] = j
+    return n
+
+
+@jit
+def build_index(
+    dseq: np.ndarray,
+    tseq: np.ndarray,
+    d_ts: np.ndarray,
+    t_ts: np.ndarray,
+    d_side: np.ndarray,
+    t_size: np.ndarray,
+    t_aggr: np.ndarray,
+    t_kind: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """One pass over both sorted seq columns: the event index and every per-event count.
+
+    Returns (seq, d_bounds, t_bounds, ts, bid rows, ask rows, traded volume, non-regular trades,
+    unmatched bid hits, unmatched ask hits, cross trades). Rows of event i are
+    ``[d_bounds[i], d_bounds[i + 1])`` (events are consecutive), i.e. ``d_lo = d_bounds[:-1]``,
+    ``d_hi = d_bounds[1:]``, the values of :func:`index_events`; the counts are those of
+    :func:`event_counts` (int32) plus cross trades (``kind`` 2); ``ts`` is the ts_event of the event's
+    first delta row, else of its first trade row.
+    """
+    m = dseq.shape[0] + tseq.shape[0]
+    seq = np.empty(m, np.int64)
+    d_b = np.empty(m + 1, np.int64)
+    t_b = np.empty(m + 1, np.int64)
+    ts = np.empty(m, np.int64)
+    bid = np.empty(m, np.int32)
+    ask = np.empty(m, np.int32)
+    vol = np.empty(m, np.int64)
+    nonreg = np.empty(m, np.int32)
+    unm_bid = np.empty(m, np.int32)
+    unm_ask = np.empty(m, np.int32)
+    cross = np.empty(m, np.int32)
+    n = build_index_into(
+        dseq,
+        tseq,
+        d_ts,
+        t_ts,
+        d_side,
+        t_size,
+        t_aggr,
+        t_kind,
+        seq,
+        d_b,
+        t_b,
+        ts,
+        bid,
+        ask,
+        vol,
+        nonreg,
+        unm_bid,
+        unm_ask,
+        cross,
+    )
     return (
         seq[:n],
         d_b[: n + 1],
@@ -492,7 +543,11 @@ def seg_any(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def grid_keys(side: np.ndarray, price: np.ndarray, tick: int, undef: int) -> tuple[np.ndarray, int]:
     """Dense (side, price) ids on the tick grid: ``(price - min) // tick * 2 + (side == bid)``; rows
     without a price get ``n_keys - 1``. Returns (keys, n_keys), or (empty, -1) when the prices are not
-    all on the grid or the range is too wide (>= 8 n + 1024 ticks), or (empty, 0) with no valid price."""
+    all on the grid or the range is too wide (>= 8 n + 1024 ticks), or (empty, 0) with no valid price.
+
+    Two passes: min/max, then keys and the grid test together. The quotient comes from a float
+    multiply by 1 / tick, corrected by one step either way from the exact integer remainder (exact
+    while the range is below 2**50; wider ranges divide in integers)."""
     n = price.shape[0]
     lo = np.iinfo(np.int64).max
     hi = np.iinfo(np.int64).min
@@ -510,17 +565,29 @@ def grid_keys(side: np.ndarray, price: np.ndarray, tick: int, undef: int) -> tup
         return keys[:0], 0
     if tick <= 0 or (hi - lo) // tick >= 8 * n + 1024:
         return keys[:0], -1
-    for r in range(n):
-        p = price[r]
-        if p != undef and (p - lo) % tick != 0:
-            return keys[:0], -1
     n_keys = ((hi - lo) // tick + 1) * 2
+    exact = hi - lo >= 2**50
+    inv = 1.0 / tick
     for r in range(n):
         p = price[r]
         if p == undef:
             keys[r] = n_keys
+            continue
+        d = p - lo
+        if exact:
+            q = d // tick
         else:
-            keys[r] = (p - lo) // tick * 2 + (1 if side[r] == 1 else 0)
+            q = np.int64(d * inv)
+        rem = d - q * tick
+        if rem < 0:
+            q -= 1
+            rem += tick
+        elif rem >= tick:
+            q += 1
+            rem -= tick
+        if rem != 0:
+            return keys[:0], -1
+        keys[r] = q * 2 + (1 if side[r] == 1 else 0)
     return keys, n_keys + 1
 
 
@@ -645,18 +712,88 @@ def rows_changed(
     return out
 
 
+@jit
+def unchanged_rows(cols: tuple[np.ndarray, ...], prev: np.ndarray, has_prev: bool, block: int) -> np.ndarray:
+    """Rows r (ascending) where no column of ``cols`` differs from row r - 1 (row 0: from ``prev``,
+    the previous chunk's last row, when ``has_prev``; else row 0 is left out). Same rows as
+    ``np.flatnonzero(snapshot_unchanged(cols, zeros, prev, has_prev))``.
+
+    Column by column over blocks of ``block`` rows: the first column yields the block's candidate
+    rows, each further column narrows them down in place (a small buffer that stays in cache, and each
+    column is fetched from the tuple once per block)."""
+    n = cols[0].shape[0]
+    nc = len(cols)
+    out = np.empty(n, np.int64)
+    total = 0
+    buf = np.empty(max(min(block, n), 1), np.int64)
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        a = cols[0]
+        k = 0
+        if lo == 0 and n > 0 and has_prev and a[0] == prev[0]:
+            buf[0] = 0
+            k = 1
+        for r in range(max(lo, 1), hi):  # branch-free compaction (the outcome is unpredictable)
+            buf[k] = r
+            k += a[r] == a[r - 1]
+        for c in range(1, nc):
+            if k == 0:
+                break
+            a = cols[c]
+            k2 = 0
+            for q in range(k):
+                r = buf[q]
+                buf[k2] = r
+                k2 += a[r] == (a[r - 1] if r > 0 else prev[c])
+            k = k2
+        out[total : total + k] = buf[:k]
+        total += k
+    return out[:total]
+
+
+@jit
+def keep_unchanged(
+    cols: tuple[np.ndarray, ...], rows: np.ndarray, prev: np.ndarray, has_prev: bool
+) -> np.ndarray:
+    """The entries r of ``rows`` (in order) where no column of ``cols`` differs from row r - 1 (row 0:
+    from ``prev`` when ``has_prev``, else dropped); column by column on a shrinking copy of ``rows``."""
+    buf = rows.copy()
+    k = buf.shape[0]
+    if not has_prev:
+        k2 = 0
+        for q in range(k):
+            if buf[q] > 0:
+                buf[k2] = buf[q]
+                k2 += 1
+        k = k2
+    for c in range(len(cols)):
+        if k == 0:
+            break
+        a = cols[c]
+        k2 = 0
+        for q in range(k):
+            r = buf[q]
+            if a[r] == (a[r - 1] if r > 0 else prev[c]):
+                buf[k2] = r
+                k2 += 1
+        k = k2
+    return buf[:k]
+
+
 __all__ = [
     "STALE_CATCH_UP",
     "STALE_HEARTBEAT",
     "STALE_NONE",
     "STALE_SIDE",
     "build_index",
+    "build_index_into",
     "distinct_counts",
     "duplicate_kernel",
     "event_counts",
     "flicker_kernel",
     "grid_keys",
     "index_events",
+    "keep_unchanged",
     "locate_sorted",
     "odd_lot_events",
     "rows_changed",
@@ -665,6 +802,7 @@ __all__ = [
     "snapshot_unchanged",
     "stale_kernel",
     "stuffing_kernel",
+    "unchanged_rows",
     "window_members_sorted",
     "window_start",
 ]

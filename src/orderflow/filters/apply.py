@@ -64,12 +64,18 @@ class _Rows:
         idx = np.flatnonzero(m.mask)
         n = idx.shape[0]
         if m.index == "events":
-            seq, ts = view.seq[idx], view.ts[idx]
+            seq, ts, ev = view.seq[idx], view.ts[idx], idx
         elif m.index == "snapshots":
             seq = _snap_seq(view)[idx]
             ts = view.snapshots["ts_event"].gather(pl.Series(idx, dtype=pl.Int64)).to_numpy()
+            ev = view.snap_event[idx]
         else:
             seq, ts = view.t["seq"][idx], view.t["ts_event"][idx]
+            # the event holding trade row r: the last event whose trade rows start at or before r
+            ev = np.searchsorted(view.t_lo, idx, side="right") - 1 if view.n else np.full(n, -1)
+        # traded volume of the row's event (0 when its seq is not an event), for the report
+        vol = np.where(ev >= 0, view.trade_vol[np.maximum(ev, 0)], 0) if view.n else np.zeros(n)
+        vol = vol.astype(np.int64)
         seq = seq.astype(np.int64)
         ts = ts.astype(np.int64)
         rule = np.full(n, self.code("rule", m.rule), np.int64)
@@ -81,16 +87,16 @@ class _Rows:
             self.n_details += n
         else:
             detail = np.zeros(n, np.int64)
-        cols = (seq, ts, rule, reason, action, detail)
+        cols = (seq, ts, rule, reason, action, detail, vol)
         if m.table is not None:
             self.parts.append((*cols, np.full(n, self.code("table", m.table), np.int64)))
             return
-        has_d = view.has_deltas[idx] if m.index == "events" else np.zeros(n, np.bool_)
+        has_d = view.d_hi[idx] > view.d_lo[idx] if m.index == "events" else np.zeros(n, np.bool_)
         bd, tr = self.code("table", "book_deltas"), self.code("table", "trades")
         if not m.all_tables:
             self.parts.append((*cols, np.where(has_d, bd, tr).astype(np.int64)))
             return
-        has_t = (view.t_hi > view.t_lo)[idx]
+        has_t = view.t_hi[idx] > view.t_lo[idx]
         self.parts.append((*(c[has_d] for c in cols), np.full(int(has_d.sum()), bd, np.int64)))
         self.parts.append((*(c[has_t] for c in cols), np.full(int(has_t.sum()), tr, np.int64)))
 
@@ -98,10 +104,10 @@ class _Rows:
         """The QC table (stable by seq: rule order, then row order within a rule) and its codes."""
         if not self.parts:
             z = np.zeros(0, np.int64)
-            return QC.empty(), {"seq": z, "rule": z, "reason": z, "action": z}
+            return QC.empty(), {"seq": z, "rule": z, "reason": z, "action": z, "vol": z}
         cols = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
         order = np.argsort(cols[0], kind="stable")
-        seq, ts, rule, reason, action, detail, table = (c[order] for c in cols)
+        seq, ts, rule, reason, action, detail, vol, table = (c[order] for c in cols)
 
         def strings(kind: str, codes: np.ndarray) -> pl.Series:
             names = sorted(self.names[kind], key=self.names[kind].__getitem__)
@@ -119,7 +125,8 @@ class _Rows:
                 details.gather(pl.Series(detail, dtype=pl.Int64)).alias("detail"),
             ]
         )
-        return qc.select(QC.names), {"seq": seq, "rule": rule, "reason": reason, "action": action}
+        codes = {"seq": seq, "rule": rule, "reason": reason, "action": action, "vol": vol}
+        return qc.select(QC.names), codes
 
 
 def _report(rows: _Rows, codes: dict[str, np.ndarray], config: FilterConfig) -> dict[str, Any]:
@@ -127,11 +134,7 @@ def _report(rows: _Rows, codes: dict[str, np.ndarray], config: FilterConfig) -> 
     view = rows.view
     seq = codes["seq"]
     rule_c, action_c, reason_c = codes["rule"], codes["action"], codes["reason"]
-    if view.n and seq.shape[0]:
-        pos = np.minimum(np.searchsorted(view.seq, seq), view.n - 1)
-        vol = np.where(view.seq[pos] == seq, view.trade_vol[pos], 0).astype(np.int64)
-    else:
-        vol = np.zeros(seq.shape[0], np.int64)
+    vol = codes["vol"]  # traded volume of each row's event (0 when its seq is not an event)
     rule_names = rows.names["rule"]
     act_names = sorted(rows.names["action"], key=rows.names["action"].__getitem__)
     rea_names = sorted(rows.names["reason"], key=rows.names["reason"].__getitem__)

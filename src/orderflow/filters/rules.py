@@ -162,6 +162,25 @@ _D_COLS = ("ts_event", "seq", "side", "action", "price", "size", "order_id", "fl
 _T_COLS = ("ts_event", "seq", "price", "size", "aggressor", "kind", "order_id")
 
 
+def _index(d: dict[str, np.ndarray], t: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """:func:`K.build_index` into numpy-allocated buffers (huge pages: cheap first touch)."""
+    m = d["seq"].shape[0] + t["seq"].shape[0]
+    i8, i4 = np.int64, np.int32
+    out = tuple(np.empty(m + (k in (1, 2)), i4 if k in (4, 5, 7, 8, 9, 10) else i8) for k in range(11))
+    n = K.build_index_into(
+        d["seq"],
+        t["seq"],
+        d["ts_event"],
+        t["ts_event"],
+        d["side"],
+        t["size"],
+        t["aggressor"],
+        t["kind"],
+        *out,
+    )
+    return tuple(a[: n + 1] if k in (1, 2) else a[:n] for k, a in enumerate(out))
+
+
 def build_view(
     snapshots: pl.DataFrame,
     deltas: pl.DataFrame,
@@ -172,9 +191,7 @@ def build_view(
     """Index the partition by event (``seq``); inputs need not be sorted (stable sort when not)."""
     d = _sorted_cols(deltas, _D_COLS)
     t = _sorted_cols(trades, _T_COLS)
-    (seq, d_b, t_b, ts, bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask, cross) = K.build_index(
-        d["seq"], t["seq"], d["ts_event"], t["ts_event"], d["side"], t["size"], t["aggressor"], t["kind"]
-    )
+    (seq, d_b, t_b, ts, bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask, cross) = _index(d, t)
     d_lo, d_hi, t_lo, t_hi = d_b[:-1], d_b[1:], t_b[:-1], t_b[1:]
     regular = np.flatnonzero(t["kind"] == TradeKind.REGULAR)
     first_trade_seq = int(t["seq"][regular[0]]) if regular.shape[0] else int(np.iinfo(np.int64).max)
@@ -406,8 +423,10 @@ def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:
         round(cfg.window_us * NS_PER_US),
         cfg.min_flips,
     )
-    mask = K.seg_any(rows, view.d_lo, view.d_hi)
-    n = mask.shape[0]
+    # flagged rows are few: map them to their events (the last event starting at or before the row)
+    n = view.n
+    mask = np.zeros(n, np.bool_)
+    mask[np.searchsorted(view.d_lo, np.flatnonzero(rows), side="right") - 1] = True
     return [
         RuleMask(
             "flicker",
@@ -507,27 +526,37 @@ def _column_chunks(s: pl.DataFrame, cols: list[str]) -> list[tuple[np.ndarray, .
 def _low_info_snapshots(
     view: EventView, cfg: LowInfoConfig, top_cols: list[str], deep_cols: list[str]
 ) -> RuleMask:
-    """No-change / beyond-top-k snapshot rows (null-free snapshot columns): one kernel pass per chunk
-    over zero-copy views of the top levels; the deep levels are compared only on the flagged rows."""
+    """No-change / beyond-top-k snapshot rows (null-free snapshot columns), chunk by chunk over
+    zero-copy views: the rows whose top levels equal the previous row's (column by column, the rows
+    left to examine shrink fast), minus the rows of events with trades; the deep levels then split
+    them into no_change / beyond_top_k."""
     s = view.snapshots
     n = s.height
     ev = view.snap_event
-    traded = (
-        np.where(ev >= 0, view.n_trades[np.maximum(ev, 0)] > 0, False) if view.n else np.zeros(n, np.bool_)
-    )
     mask = np.zeros(n, np.bool_)
     reason = np.zeros(n, np.int8)
+    # sizes change most often (a new or removed level shifts the sizes below it too): test them
+    # first, best levels first (same rows in any order, only the candidates shrink faster)
+    top_cols = sorted(top_cols, key=lambda c: ("_px_" in c, c[-2:]))
+    deep_cols = sorted(deep_cols, key=lambda c: ("_px_" in c, c[-2:]))
     nt = len(top_cols)
     chunks = _column_chunks(s, [*top_cols, *deep_cols])
     start = 0
     for k, cols in enumerate(chunks):
         m = cols[0].shape[0]
-        prev = np.array([c[-1] for c in chunks[k - 1]], np.int64) if k else np.zeros(len(cols), np.int64)
-        part = K.snapshot_unchanged(cols[:nt], traded[start : start + m], prev[:nt], k > 0)
-        mask[start : start + m] = part
-        rows = np.flatnonzero(part)
-        if deep_cols and rows.shape[0]:
-            reason[start + rows[K.rows_changed(cols[nt:], rows, prev[nt:], k > 0)]] = 1
+        has_prev = k > 0
+        prev = (
+            np.array([c[-1] for c in chunks[k - 1]], np.int64) if has_prev else np.zeros(len(cols), np.int64)
+        )
+        rows = K.unchanged_rows(cols[:nt], prev[:nt], has_prev, _BLOCK)
+        if rows.shape[0] and view.n:
+            e = ev[start + rows]
+            rows = rows[(e < 0) | (view.n_trades[np.maximum(e, 0)] == 0)]
+        if rows.shape[0]:
+            mask[start + rows] = True
+            if deep_cols:
+                reason[start + rows] = 1
+                reason[start + K.keep_unchanged(cols[nt:], rows, prev[nt:], has_prev)] = 0
         start += m
     return RuleMask(
         "low_info",
@@ -539,6 +568,10 @@ def _low_info_snapshots(
         (cfg.action,),
         table="book_snapshots",
     )
+
+
+_BLOCK = 1 << 15
+"""Rows per block of the column-by-column kernels (the candidate buffer stays in cache)."""
 
 
 def low_info(view: EventView, cfg: LowInfoConfig) -> list[RuleMask]:

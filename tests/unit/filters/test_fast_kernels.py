@@ -136,3 +136,56 @@ def test_session_and_snapshot_kernels(rng: np.random.Generator) -> None:
         ch = K.rows_changed(cols, rows, prev, has_prev)
         _same(ch, K.rows_changed.py_func(cols, rows, prev, has_prev))
         _same(ch, ~same_prev[rows])
+
+
+def test_column_by_column_unchanged_kernels(rng: np.random.Generator) -> None:
+    """``unchanged_rows`` / ``keep_unchanged`` (blocked, column by column) == ``snapshot_unchanged`` /
+    ``rows_changed`` (row by row), jitted == plain Python, for every block size and both prev cases."""
+    cols = tuple(rng.integers(0, 2, 300).astype(np.int64) for _ in range(3))
+    zero = np.zeros(300, bool)
+    for has_prev, prev in ((False, np.zeros(3, np.int64)), (True, np.array([c[0] for c in cols]))):
+        expect = np.flatnonzero(K.snapshot_unchanged(cols, zero, prev, has_prev))
+        for block in (1, 7, 64, 300, 1000):
+            got = K.unchanged_rows(cols, prev, has_prev, block)
+            _same(got, K.unchanged_rows.py_func(cols, prev, has_prev, block))
+            _same(got, expect)
+        rows = np.flatnonzero(rng.random(300) < 0.5)
+        rows[0] = 0
+        got = K.keep_unchanged(cols, rows, prev, has_prev)
+        _same(got, K.keep_unchanged.py_func(cols, rows, prev, has_prev))
+        _same(got, rows[~K.rows_changed(cols, rows, prev, has_prev)])
+    empty = tuple(np.zeros(0, np.int64) for _ in range(2))
+    assert K.unchanged_rows(empty, np.zeros(2, np.int64), True, 8).shape[0] == 0
+
+
+def test_build_index_into_and_wide_grid_keys(rng: np.random.Generator) -> None:
+    dseq = np.sort(rng.integers(0, 400, 700)).astype(np.int64)
+    tseq = np.sort(rng.integers(0, 400, 150)).astype(np.int64)
+    args = (
+        dseq,
+        tseq,
+        (dseq * 10).astype(np.int64),
+        (tseq * 10 + 1).astype(np.int64),
+        rng.choice(np.array([-1, 0, 1], np.int8), dseq.shape[0]),
+        rng.integers(1, 9, tseq.shape[0]).astype(np.int64),
+        rng.choice(np.array([-1, 0, 1], np.int8), tseq.shape[0]),
+        rng.choice(np.array([0, 0, 1, 2, 3], np.uint8), tseq.shape[0]),
+    )
+    m = dseq.shape[0] + tseq.shape[0]
+    kinds = (np.int64, np.int64, np.int64, np.int64, *[np.int32] * 2, np.int64, *[np.int32] * 4)
+    for fn in (K.build_index_into, K.build_index_into.py_func):
+        out = tuple(np.empty(m + (k in (1, 2)), dt) for k, dt in enumerate(kinds))
+        n = fn(*args, *out)
+        got = tuple(a[: n + 1] if k in (1, 2) else a[:n] for k, a in enumerate(out))
+        _same(got, K.build_index(*args))
+    # keys depend on the range, not on the price level; a range beyond 8 n + 1024 ticks is refused
+    side = rng.choice(np.array([-1, 1], np.int8), 50)
+    tick = 3
+    price = (rng.integers(0, 40, 50) * tick).astype(np.int64)
+    wide = price.copy()
+    wide[0] = 2**51 * tick  # far away: range check fails (too many ticks) -> -1 either way
+    assert K.grid_keys(side, wide, tick, -1)[1] == -1 == K.grid_keys.py_func(side, wide, tick, -1)[1]
+    shift = 2**52 - (2**52 % tick)  # a multiple of tick: the prices stay on the grid
+    k1, n1 = K.grid_keys(side, price + shift, tick, -1)
+    k2, n2 = K.grid_keys(side, price, tick, -1)
+    _same((k1, n1), (k2, n2))
