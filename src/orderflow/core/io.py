@@ -261,11 +261,7 @@ class Dataset:
     ) -> pl.DataFrame:
         """Read one partition of ``table`` (validated against its schema)."""
         d = self.partition_dir(table, instrument, date)
-        files = sorted(d.glob("part-*.parquet"))
-        if not files:
-            raise ArtifactError(
-                f"{d}: no Parquet files for table '{table}' ({instrument}, {_date_str(date)})"
-            )
+        files = self.files(table, instrument, date)
         try:
             df = pl.read_parquet(files if len(files) > 1 else files[0])
         except Exception as e:  # corrupted file: say which
@@ -273,6 +269,33 @@ class Dataset:
         if validate_schema:
             df = validate(df, schema_for(table, df), where=str(d), check_values=False)
         return df
+
+    def files(self, table: str, instrument: str, date: dt.date | str) -> list[Path]:
+        """The Parquet files of one partition, in order (ArtifactError when there are none)."""
+        d = self.partition_dir(table, instrument, date)
+        files = sorted(d.glob("part-*.parquet"))
+        if not files:
+            raise ArtifactError(
+                f"{d}: no Parquet files for table '{table}' ({instrument}, {_date_str(date)})"
+            )
+        return files
+
+    def iter_batches(
+        self, table: str, instrument: str, date: dt.date | str, rows: int
+    ) -> Iterator[pl.DataFrame]:
+        """One partition of ``table`` as consecutive frames of at most ``rows`` rows (schema-checked).
+
+        Memory holds one batch (plus a Parquet row group) at a time, whatever the partition's length.
+        """
+        for f in self.files(table, instrument, date):
+            try:
+                pf = pq.ParquetFile(f)
+                for rb in pf.iter_batches(batch_size=max(int(rows), 1)):
+                    df = pl.from_arrow(rb)
+                    assert isinstance(df, pl.DataFrame)
+                    yield validate(df, schema_for(table, df), where=str(f), check_values=False)
+            except (OSError, ValueError) as e:  # pyarrow's errors for damaged files derive from these
+                raise ArtifactError(f"{f}: cannot read Parquet ({e})") from e
 
     def has(self, table: str, instrument: str, date: dt.date | str) -> bool:
         return any(self.partition_dir(table, instrument, date).glob("part-*.parquet"))

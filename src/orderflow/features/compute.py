@@ -16,7 +16,7 @@ Passes (all chunk-safe: state carries across chunks of ``config.chunk_rows`` boo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -640,11 +640,51 @@ def compute_features(
     if deltas is not None:
         deltas = validate(deltas, BOOK_DELTAS, where="features input", check_values=False)
         _check_sorted(deltas, "book_deltas")
-    table = None
     valid_from = None
-    if "microprice" in cfg.names and snapshots.height:
+    if "microprice" in cfg.names and snapshots.height and microprice_model is None:
+        microprice_model, valid_from = fit_microprice_window(snapshots, instrument, cfg)
+    chunks = (
+        iter_chunks(snapshots, trades, deltas, cfg.chunk_rows)
+        if snapshots.height
+        else iter([(snapshots, None, None)])
+    )
+    return compute_features_chunked(
+        chunks,
+        instrument=instrument,
+        config=cfg,
+        depth=depth,
+        has_trades=trades is not None,
+        has_deltas=deltas is not None,
+        microprice_model=microprice_model,
+        microprice_valid_from_ns=valid_from,
+        book_columns=snapshots.columns,
+    )
+
+
+def compute_features_chunked(
+    chunks: Iterable[tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]],
+    *,
+    instrument: Instrument,
+    config: FeatureConfig,
+    depth: int,
+    has_trades: bool,
+    has_deltas: bool,
+    microprice_model: MicropriceEstimator | None = None,
+    microprice_valid_from_ns: int | None = None,
+    book_columns: list[str] | None = None,
+) -> pl.DataFrame:
+    """FEATURES from consecutive ``(snapshots, trades, deltas)`` chunks in seq order (see :func:`iter_chunks`).
+
+    The streaming core of :func:`compute_features`: only one chunk of book rows is in memory at a time,
+    so a caller reading a day from Parquet batch by batch keeps memory flat in the day's length. The
+    result equals :func:`compute_features` on the whole partition (chunking never changes a value).
+    ``microprice_model`` must be given (already fitted) when ``microprice`` is selected.
+    """
+    cfg = config
+    table = None
+    if "microprice" in cfg.names:
         if microprice_model is None:
-            microprice_model, valid_from = fit_microprice_window(snapshots, instrument, cfg)
+            raise ConfigError("features: microprice needs a fitted model for chunked computation")
         microprice_model._check_fitted()
         table = microprice_model.table_
     eng = FeatureEngine(
@@ -652,21 +692,35 @@ def compute_features(
         instrument,
         depth,
         microprice_table=table,
-        microprice_valid_from_ns=valid_from,
-        has_trades=trades is not None,
-        has_deltas=deltas is not None,
+        microprice_valid_from_ns=microprice_valid_from_ns,
+        has_trades=has_trades,
+        has_deltas=has_deltas,
     )
-    parts = [eng.process(s, t, d) for s, t, d in iter_chunks(snapshots, trades, deltas, cfg.chunk_rows)]
+    parts: list[pl.DataFrame] = []
+    empty: pl.DataFrame | None = None
+    for s, t, d in chunks:
+        if empty is None:
+            empty = s[:0]
+        parts.append(eng.process(s, t, d))
     parts = (
         [p for p in parts if p.height]
         or [p for p in parts if p.width > 2][:1]
-        or [eng.process(snapshots[:0])]
+        or ([eng.process(empty)] if empty is not None else [])
     )
+    if not parts:
+        raise SchemaError("features: no book rows")
     frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
     if eng.plugins:
-        book_cols = [c for c in snapshots.columns if c not in ("ts_event", "seq", "ts_recv")]
+        book_cols = [c for c in (book_columns or []) if c not in ("ts_event", "seq", "ts_recv")]
         frame = _plugin_columns(frame, eng.plugins, instrument, cfg, book_cols)
     return validate(frame, FEATURES, where="compute_features", check_values=False)
 
 
-__all__ = ["FeatureEngine", "compute_features", "fit_microprice_window", "iter_chunks", "qty_label"]
+__all__ = [
+    "FeatureEngine",
+    "compute_features",
+    "compute_features_chunked",
+    "fit_microprice_window",
+    "iter_chunks",
+    "qty_label",
+]

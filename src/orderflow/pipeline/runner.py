@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,6 +270,34 @@ def task_filters(
     return _finish(sd, part, summary)
 
 
+FEATURE_BATCH_ROWS = 250_000
+"""Book rows per batch in the pipeline's feature stage: memory is flat in the day's length."""
+
+
+class _SeqCursor:
+    """Rows of a seq-ordered partition handed out by seq bound, reading Parquet batch by batch."""
+
+    def __init__(self, batches: Iterator[pl.DataFrame]) -> None:
+        self._batches = batches
+        self._buf: list[pl.DataFrame] = []
+        self._done = False
+
+    def upto(self, hi: int) -> pl.DataFrame | None:
+        """Every not yet returned row with ``seq <= hi`` (None once the table is exhausted and empty)."""
+        while not self._done and (not self._buf or int(self._buf[-1]["seq"][-1]) <= hi):
+            nxt = next(self._batches, None)
+            if nxt is None:
+                self._done = True
+            elif nxt.height:
+                self._buf.append(nxt)
+        if not self._buf:
+            return None
+        cur = pl.concat(self._buf) if len(self._buf) > 1 else self._buf[0]
+        k = int(np.searchsorted(cur["seq"].to_numpy(), hi, side="right"))
+        self._buf = [cur[k:]] if k < cur.height else []
+        return cur[:k]
+
+
 def task_features(
     stage_dir: str,
     ingest_dir: str,
@@ -279,29 +307,67 @@ def task_features(
     part: Partition,
     instrument: dict[str, Any],
 ) -> dict[str, Any]:
+    """Features of one partition, streamed: book rows, trades and deltas are read in batches.
+
+    Snapshots whose event a filter marked ``drop`` are left out; ``downweight`` rows get
+    ``qc_weight`` 0.5. Only :data:`FEATURE_BATCH_ROWS` book rows (and the trades/deltas in their seq
+    range) are in memory at once, so a worker's memory does not grow with the day's length.
+    """
     sd = Path(stage_dir)
     if (s := _done(sd, part)) is not None:
         return s
-    from orderflow.features import compute_features
+    from orderflow.core.schema import snapshot_depth
+    from orderflow.features.compute import compute_features_chunked, fit_microprice_window
 
     cfg = PipelineConfig.model_validate_json(cfg_json)
+    fcfg = cfg.feature_config()
+    inst = Instrument(**instrument)
     i, d = part.instrument, part.date
     src, bk, flt = Dataset(ingest_dir), Dataset(book_dir), Dataset(filters_dir)
-    snaps = bk.read("book_snapshots", i, d)
-    qc = flt.read("qc", i, d)
-    dropped = qc.filter(pl.col("action") == "drop")["seq"].unique()
-    down = qc.filter(pl.col("action") == "downweight")["seq"].unique()
-    snaps_kept = snaps.filter(~pl.col("seq").is_in(dropped.implode()))
-    feats = compute_features(
-        snaps_kept,
-        src.read("trades", i, d),
-        src.read("book_deltas", i, d),
-        instrument=Instrument(**instrument),
-        config=cfg.feature_config(),
+    qc = flt.read("qc", i, d).select("seq", "action")
+    dropped = qc.filter(pl.col("action") == "drop")["seq"].unique().implode()
+    down = qc.filter(pl.col("action") == "downweight")["seq"].unique().implode()
+    del qc
+    kept = ~pl.col("seq").is_in(dropped)
+    snap_files = bk.files("book_snapshots", i, d)
+    head = pl.scan_parquet(snap_files).filter(kept).head(1).collect()
+    depth = snapshot_depth(head)
+    model, valid_from = None, None
+    if "microprice" in fcfg.names and head.height:
+        end = int(head["ts_event"][0]) + fcfg.microprice_fit_window_ns
+        window = pl.scan_parquet(snap_files).filter(kept & (pl.col("ts_event") < end)).collect()
+        model, valid_from = fit_microprice_window(window, inst, fcfg)
+        del window
+    rows = min(fcfg.chunk_rows, FEATURE_BATCH_ROWS)
+    has_trades = src.has("trades", i, d)
+    trades = _SeqCursor(src.iter_batches("trades", i, d, rows)) if has_trades else None
+    deltas = _SeqCursor(src.iter_batches("book_deltas", i, d, 4 * rows))
+    counts = {"snapshots": 0, "kept": 0}
+
+    def chunks() -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]]:
+        for batch in bk.iter_batches("book_snapshots", i, d, rows):
+            counts["snapshots"] += batch.height
+            batch = batch.filter(kept)
+            if not batch.height:
+                continue  # their trades/deltas go with the next kept rows (seq ranges are cumulative)
+            counts["kept"] += batch.height
+            hi = int(batch["seq"][-1])
+            yield batch, trades.upto(hi) if trades else None, deltas.upto(hi)
+        if counts["kept"] == 0:  # no book row survives: an empty FEATURES table, as compute_features
+            yield head[:0], None, None
+
+    feats = compute_features_chunked(
+        chunks(),
+        instrument=inst,
+        config=fcfg,
+        depth=depth,
+        has_trades=has_trades,
+        has_deltas=True,
+        microprice_model=model,
+        microprice_valid_from_ns=valid_from,
+        book_columns=head.columns,
     )
-    feats = feats.with_columns(
-        pl.when(pl.col("seq").is_in(down.implode())).then(0.5).otherwise(1.0).alias("qc_weight")
-    )
+    feats = feats.with_columns(pl.when(pl.col("seq").is_in(down)).then(0.5).otherwise(1.0).alias("qc_weight"))
     Dataset(sd).write("features", feats, i, d)
     return _finish(
         sd,
@@ -309,7 +375,7 @@ def task_features(
         {
             "rows": feats.height,
             "columns": feats.width - 2,
-            "dropped_snapshots": snaps.height - snaps_kept.height,
+            "dropped_snapshots": counts["snapshots"] - counts["kept"],
         },
     )
 
