@@ -78,14 +78,14 @@ L_SIZE = 1
 L_COUNT = 2
 
 
-@jit
+@jit(_nrt=False)
 def mix32(key: int) -> int:
     """32-bit Fibonacci-style hash of an int64 (no overflow: product < 2**63)."""
     x = (key ^ (key >> 32)) & MASK32
     return (x * HASH_MUL) & MASK32
 
 
-@jit
+@jit(_nrt=False)
 def order_home(key: int, bits: int) -> int:
     """Home slot of order id ``key`` in a table of ``2**bits`` slots (MIN_BITS <= bits <= 36).
 
@@ -100,12 +100,12 @@ def order_home(key: int, bits: int) -> int:
     return (block << BLOCK_BITS) | (key & ((1 << BLOCK_BITS) - 1))
 
 
-@jit
+@jit(_nrt=False)
 def level_home(price: int, bits: int) -> int:
     return mix32(price) >> (32 - bits)
 
 
-@jit
+@jit(_nrt=False)
 def find_order(ot, bits, key):
     """Slot holding ``key``, or ``-(free slot) - 1`` when absent."""
     mask = (1 << bits) - 1
@@ -117,7 +117,7 @@ def find_order(ot, bits, key):
     return -i - 1
 
 
-@jit
+@jit(_nrt=False)
 def delete_order_slot(ot, bits, i):
     """Free slot ``i`` with backward-shift deletion (keeps every remaining key reachable)."""
     mask = (1 << bits) - 1
@@ -141,7 +141,7 @@ def delete_order_slot(ot, bits, i):
     ot[i, O_PS] = 0
 
 
-@jit
+@jit(_nrt=False)
 def find_level(lt, bits, s, price):
     mask = (1 << bits) - 1
     i = level_home(price, bits)
@@ -152,7 +152,7 @@ def find_level(lt, bits, s, price):
     return -i - 1
 
 
-@jit
+@jit(_nrt=False)
 def delete_level_slot(lt, bits, s, i):
     mask = (1 << bits) - 1
     j = i
@@ -173,7 +173,7 @@ def delete_level_slot(lt, bits, s, i):
     lt[s, i, L_COUNT] = 0
 
 
-@jit
+@jit(_nrt=False)
 def heap_push(hp, cnt, s, key):
     """Push ``key`` on side ``s``'s max-heap ``hp[s, :size]``; compacts when full."""
     n = cnt[C_HEAP_BID + s]
@@ -191,7 +191,7 @@ def heap_push(hp, cnt, s, key):
     cnt[C_HEAP_BID + s] = n + 1
 
 
-@jit
+@jit(_nrt=False)
 def heap_pop(hp, cnt, s):
     """Remove the top of side ``s``'s heap."""
     n = cnt[C_HEAP_BID + s] - 1
@@ -214,7 +214,7 @@ def heap_pop(hp, cnt, s):
         i = c
 
 
-@jit
+@jit(_nrt=False)
 def heap_rebuild(lt, hp, cnt, s):
     """Refill side ``s``'s heap with exactly the live levels (drops stale entries)."""
     cnt[C_HEAP_BID + s] = 0
@@ -224,7 +224,7 @@ def heap_rebuild(lt, hp, cnt, s):
             heap_push(hp, cnt, s, p if s == 0 else -p)
 
 
-@jit
+@jit(_nrt=False)
 def level_change(lt, hp, lbits, cnt, s, price, dsize, dcount):
     """Add ``dsize``/``dcount`` (may be negative) to level (s, price); keeps best prices current.
 
@@ -279,7 +279,7 @@ def level_change(lt, hp, lbits, cnt, s, price, dsize, dcount):
                 cnt[C_BEST_ASK] = UNDEF
 
 
-@jit
+@jit(_nrt=False)
 def emit(out, pos, ts_e, ts_r, sq, side, action, price, size, oid, fl):
     """Write one BOOK_DELTAS row into column-major ``out[9, m]`` at ``pos``."""
     out[0, pos] = ts_e
@@ -296,7 +296,7 @@ def emit(out, pos, ts_e, ts_r, sq, side, action, price, size, oid, fl):
 OUT_COLUMNS = ("ts_event", "ts_recv", "seq", "side", "action", "price", "size", "order_id", "flags")
 
 
-@jit
+@jit(_nrt=False)
 def l3_apply(
     i0,
     n,
@@ -338,47 +338,147 @@ def l3_apply(
                 return i, pos
             if cnt[C_LEVELS_BID] + 1 > lcap_half or cnt[C_LEVELS_ASK] + 1 > lcap_half:
                 return i, pos
-        cnt[C_RECORDS] += 1
         fl = int(flags[i])
         start = pos
-        key = order_id[i]
-        te = ts_event[i]
-        tr = ts_recv[i]
-        sq = seq[i]
-        if act == A_CLEAR:
-            ot[:, O_PS] = 0
-            lt[:, :, L_COUNT] = 0
-            cnt[C_ORDERS] = 0
-            cnt[C_LEVELS_BID] = 0
-            cnt[C_LEVELS_ASK] = 0
-            cnt[C_BEST_BID] = NO_BID
-            cnt[C_BEST_ASK] = UNDEF
-            cnt[C_HEAP_BID] = 0
-            cnt[C_HEAP_ASK] = 0
-            cnt[C_CLEARS] += 1
-            emit(out, pos, te, tr, sq, 0, D_CLEAR, UNDEF, 0, 0, fl)
-            pos += 1
-        elif act == A_ADD:
-            sd = int(side[i])
-            px = price[i]
-            sz = size[i]
-            if (sd != 1 and sd != -1) or px == UNDEF or sz <= 0:
-                cnt[C_INVALID] += 1
+        pos = l3_record(
+            act,
+            int(side[i]),
+            price[i],
+            size[i],
+            order_id[i],
+            ts_event[i],
+            ts_recv[i],
+            seq[i],
+            fl,
+            ot,
+            obits,
+            lt,
+            hp,
+            lbits,
+            cnt,
+            out,
+            pos,
+        )
+        if l3_end_record(out, start, pos, pos - 1, fl, cnt):
+            crossed[i] = 1
+            cross_px[0, i] = cnt[C_BEST_BID]
+            cross_px[1, i] = cnt[C_BEST_ASK]
+        i += 1
+    return i, pos
+
+
+@jit(_nrt=False)
+def has_room(obits, lbits, cnt):
+    """True when one more order and one more level per side fit under the half-full load."""
+    ocap_half = (1 << obits) >> 1
+    lcap_half = (1 << lbits) >> 1
+    return (
+        cnt[C_ORDERS] + 1 <= ocap_half
+        and cnt[C_LEVELS_BID] + 1 <= lcap_half
+        and cnt[C_LEVELS_ASK] + 1 <= lcap_half
+    )
+
+
+@jit(_nrt=False, inline="always")
+def l3_record(act, sd, px, sz, key, te, tr, sq, fl, ot, obits, lt, hp, lbits, cnt, out, pos):
+    """Apply one record (see :func:`l3_apply`) and write its rows into ``out`` from ``pos``; returns the new ``pos``.
+
+    The caller checks first that the tables have room (:func:`has_room`) for adds and modifies, and
+    calls :func:`l3_end_record` afterwards.
+    """
+    cnt[C_RECORDS] += 1
+    if act == A_CLEAR:
+        ot[:, O_PS] = 0
+        lt[:, :, L_COUNT] = 0
+        cnt[C_ORDERS] = 0
+        cnt[C_LEVELS_BID] = 0
+        cnt[C_LEVELS_ASK] = 0
+        cnt[C_BEST_BID] = NO_BID
+        cnt[C_BEST_ASK] = UNDEF
+        cnt[C_HEAP_BID] = 0
+        cnt[C_HEAP_ASK] = 0
+        cnt[C_CLEARS] += 1
+        emit(out, pos, te, tr, sq, 0, D_CLEAR, UNDEF, 0, 0, fl)
+        pos += 1
+    elif act == A_ADD:
+        if (sd != 1 and sd != -1) or px == UNDEF or sz <= 0:
+            cnt[C_INVALID] += 1
+        else:
+            slot = find_order(ot, obits, key)
+            if slot >= 0:
+                # duplicate add: the new add replaces the old order (its remainder is removed)
+                cnt[C_DUP_ADD] += 1
+                osd = 1 if (ot[slot, O_PS] & 3) == 1 else -1
+                level_change(
+                    lt, hp, lbits, cnt, 0 if osd == 1 else 1, ot[slot, O_PRICE], -ot[slot, O_SIZE], -1
+                )
+                emit(out, pos, te, tr, sq, osd, D_REDUCE, ot[slot, O_PRICE], ot[slot, O_SIZE], key, fl)
+                pos += 1
             else:
-                slot = find_order(ot, obits, key)
-                if slot >= 0:
-                    # duplicate add: the new add replaces the old order (its remainder is removed)
-                    cnt[C_DUP_ADD] += 1
-                    osd = 1 if (ot[slot, O_PS] & 3) == 1 else -1
-                    level_change(
-                        lt, hp, lbits, cnt, 0 if osd == 1 else 1, ot[slot, O_PRICE], -ot[slot, O_SIZE], -1
-                    )
-                    emit(out, pos, te, tr, sq, osd, D_REDUCE, ot[slot, O_PRICE], ot[slot, O_SIZE], key, fl)
-                    pos += 1
-                else:
-                    slot = -slot - 1
-                    ot[slot, O_KEY] = key
-                    cnt[C_ORDERS] += 1
+                slot = -slot - 1
+                ot[slot, O_KEY] = key
+                cnt[C_ORDERS] += 1
+            cnt[C_PRIO] += 1
+            ot[slot, O_PRICE] = px
+            ot[slot, O_SIZE] = sz
+            ot[slot, O_PS] = cnt[C_PRIO] * 4 + (1 if sd == 1 else 2)
+            level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, sz, 1)
+            emit(out, pos, te, tr, sq, sd, D_ADD, px, sz, key, fl)
+            pos += 1
+    elif act in (A_CANCEL, A_EXECUTE, A_DELETE):
+        slot = find_order(ot, obits, key)
+        if slot < 0:
+            cnt[C_UNKNOWN] += 1
+        else:
+            rem = ot[slot, O_SIZE]
+            if act == A_DELETE:
+                q = rem
+            else:
+                q = sz
+                if q > rem:
+                    cnt[C_OVER] += 1
+                    q = rem
+                elif q < 0:
+                    cnt[C_INVALID] += 1
+                    q = 0
+            sd = 1 if (ot[slot, O_PS] & 3) == 1 else -1
+            px = ot[slot, O_PRICE]
+            if q > 0:
+                emit(out, pos, te, tr, sq, sd, D_EXECUTE if act == A_EXECUTE else D_REDUCE, px, q, key, fl)
+                pos += 1
+            if q >= rem:
+                delete_order_slot(ot, obits, slot)
+                cnt[C_ORDERS] -= 1
+                level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, -q, -1)
+            else:
+                ot[slot, O_SIZE] = rem - q
+                level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, -q, 0)
+    elif act == A_MODIFY:
+        slot = find_order(ot, obits, key)
+        if slot < 0:
+            cnt[C_UNKNOWN] += 1
+        else:
+            osd = 1 if (ot[slot, O_PS] & 3) == 1 else -1
+            opx = ot[slot, O_PRICE]
+            osz = ot[slot, O_SIZE]
+            if sd != 1 and sd != -1:
+                sd = osd
+            elif sd != osd:
+                cnt[C_SIDE_CHANGE] += 1
+            if px == UNDEF or sz < 0:
+                cnt[C_INVALID] += 1
+            elif sz == 0:
+                # modify to zero: the order leaves the book
+                emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz, key, fl)
+                pos += 1
+                delete_order_slot(ot, obits, slot)
+                cnt[C_ORDERS] -= 1
+                level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
+            elif px != opx or sd != osd:
+                # price (or side) change: leave the old level, join the back of the new one
+                emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz, key, fl)
+                pos += 1
+                level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
                 cnt[C_PRIO] += 1
                 ot[slot, O_PRICE] = px
                 ot[slot, O_SIZE] = sz
@@ -386,105 +486,45 @@ def l3_apply(
                 level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, sz, 1)
                 emit(out, pos, te, tr, sq, sd, D_ADD, px, sz, key, fl)
                 pos += 1
-        elif act in (A_CANCEL, A_EXECUTE, A_DELETE):
-            slot = find_order(ot, obits, key)
-            if slot < 0:
-                cnt[C_UNKNOWN] += 1
-            else:
-                rem = ot[slot, O_SIZE]
-                if act == A_DELETE:
-                    q = rem
-                else:
-                    q = size[i]
-                    if q > rem:
-                        cnt[C_OVER] += 1
-                        q = rem
-                    elif q < 0:
-                        cnt[C_INVALID] += 1
-                        q = 0
-                sd = 1 if (ot[slot, O_PS] & 3) == 1 else -1
-                px = ot[slot, O_PRICE]
-                if q > 0:
-                    emit(
-                        out, pos, te, tr, sq, sd, D_EXECUTE if act == A_EXECUTE else D_REDUCE, px, q, key, fl
-                    )
-                    pos += 1
-                if q >= rem:
-                    delete_order_slot(ot, obits, slot)
-                    cnt[C_ORDERS] -= 1
-                    level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, -q, -1)
-                else:
-                    ot[slot, O_SIZE] = rem - q
-                    level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, -q, 0)
-        elif act == A_MODIFY:
-            slot = find_order(ot, obits, key)
-            if slot < 0:
-                cnt[C_UNKNOWN] += 1
-            else:
-                osd = 1 if (ot[slot, O_PS] & 3) == 1 else -1
-                opx = ot[slot, O_PRICE]
-                osz = ot[slot, O_SIZE]
-                sd = int(side[i])
-                if sd != 1 and sd != -1:
-                    sd = osd
-                elif sd != osd:
-                    cnt[C_SIDE_CHANGE] += 1
-                px = price[i]
-                sz = size[i]
-                if px == UNDEF or sz < 0:
-                    cnt[C_INVALID] += 1
-                elif sz == 0:
-                    # modify to zero: the order leaves the book
-                    emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz, key, fl)
-                    pos += 1
-                    delete_order_slot(ot, obits, slot)
-                    cnt[C_ORDERS] -= 1
-                    level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
-                elif px != opx or sd != osd:
-                    # price (or side) change: leave the old level, join the back of the new one
-                    emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz, key, fl)
-                    pos += 1
-                    level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, -osz, -1)
+            elif sz != osz:
+                if sz > osz:
+                    # size up at the same price: loses priority
+                    emit(out, pos, te, tr, sq, osd, D_ADD, opx, sz - osz, key, fl)
                     cnt[C_PRIO] += 1
-                    ot[slot, O_PRICE] = px
-                    ot[slot, O_SIZE] = sz
-                    ot[slot, O_PS] = cnt[C_PRIO] * 4 + (1 if sd == 1 else 2)
-                    level_change(lt, hp, lbits, cnt, 0 if sd == 1 else 1, px, sz, 1)
-                    emit(out, pos, te, tr, sq, sd, D_ADD, px, sz, key, fl)
-                    pos += 1
-                elif sz != osz:
-                    if sz > osz:
-                        # size up at the same price: loses priority
-                        emit(out, pos, te, tr, sq, osd, D_ADD, opx, sz - osz, key, fl)
-                        cnt[C_PRIO] += 1
-                        ot[slot, O_PS] = cnt[C_PRIO] * 4 + (1 if osd == 1 else 2)
-                    else:
-                        emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz - sz, key, fl)
-                    pos += 1
-                    ot[slot, O_SIZE] = sz
-                    level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, sz - osz, 0)
-        elif act != A_NONE:
-            cnt[C_INVALID] += 1
-        # only the last row of a record may carry LAST
-        for j in range(start, pos - 1):
-            out[8, j] = out[8, j] & NOT_LAST
-        if (fl & F_LAST) != 0:
-            if pos == start:
-                # the event-ending record produced no row: move LAST onto the event's last row
-                if pos > 0:
-                    out[8, pos - 1] = out[8, pos - 1] | F_LAST
+                    ot[slot, O_PS] = cnt[C_PRIO] * 4 + (1 if osd == 1 else 2)
                 else:
-                    cnt[C_LOST_LAST] += 1
-            if cnt[C_BEST_BID] != NO_BID and cnt[C_BEST_ASK] != UNDEF and cnt[C_BEST_BID] >= cnt[C_BEST_ASK]:
-                crossed[i] = 1
-                cross_px[0, i] = cnt[C_BEST_BID]
-                cross_px[1, i] = cnt[C_BEST_ASK]
-                cnt[C_CROSSED] += 1
-        i += 1
-    return i, pos
+                    emit(out, pos, te, tr, sq, osd, D_REDUCE, opx, osz - sz, key, fl)
+                pos += 1
+                ot[slot, O_SIZE] = sz
+                level_change(lt, hp, lbits, cnt, 0 if osd == 1 else 1, opx, sz - osz, 0)
+    elif act != A_NONE:
+        cnt[C_INVALID] += 1
+    return pos
 
 
-@jit
+@jit(_nrt=False)
+def l3_end_record(out, start, pos, prev, fl, cnt):
+    """Flags of a record's rows ``out[:, start:pos]``: only the last keeps LAST.
+
+    When a LAST record produced no row, LAST moves onto row ``prev`` (the event's previous row;
+    ``prev < 0``: none, counted in ``lost_last``). Returns True when the record is LAST and the
+    book is then crossed or locked (counted in ``crossed_events``).
+    """
+    for j in range(start, pos - 1):
+        out[8, j] = out[8, j] & NOT_LAST
+    if (fl & F_LAST) != 0:
+        if pos == start:
+            if prev >= 0:
+                out[8, prev] = out[8, prev] | F_LAST
+            else:
+                cnt[C_LOST_LAST] += 1
+        if cnt[C_BEST_BID] != NO_BID and cnt[C_BEST_ASK] != UNDEF and cnt[C_BEST_BID] >= cnt[C_BEST_ASK]:
+            cnt[C_CROSSED] += 1
+            return True
+    return False
+
+
+@jit(_nrt=False)
 def rehash_orders(ot, nt, nbits):
     """Insert every order of table ``ot`` into the empty table ``nt`` (2**nbits slots)."""
     for i in range(ot.shape[0]):
@@ -494,7 +534,7 @@ def rehash_orders(ot, nt, nbits):
                 nt[j, c] = ot[i, c]
 
 
-@jit
+@jit(_nrt=False)
 def rehash_levels(lt, nt, nbits):
     for s in range(2):
         for i in range(lt.shape[1]):
@@ -504,7 +544,7 @@ def rehash_levels(lt, nt, nbits):
                     nt[s, j, c] = lt[s, i, c]
 
 
-@jit
+@jit(_nrt=False)
 def queue_ahead(ot, ps_code, price, prio):
     """(orders, size) resting at (side code, price) with a better (smaller) priority than ``prio``."""
     n = 0

@@ -82,6 +82,22 @@ class L3Stats:
         return asdict(self)
 
 
+def stats_from_counters(c: np.ndarray) -> L3Stats:
+    """:class:`L3Stats` of a book's counter array (``_l3_kernels`` ``C_*`` layout)."""
+    return L3Stats(
+        records=int(c[K.C_RECORDS]),
+        unknown_order_refs=int(c[K.C_UNKNOWN]),
+        duplicate_adds=int(c[K.C_DUP_ADD]),
+        over_reductions=int(c[K.C_OVER]),
+        invalid=int(c[K.C_INVALID]),
+        side_changes=int(c[K.C_SIDE_CHANGE]),
+        clears=int(c[K.C_CLEARS]),
+        crossed_events=int(c[K.C_CROSSED]),
+        lost_last=int(c[K.C_LOST_LAST]),
+        orders=int(c[K.C_ORDERS]),
+    )
+
+
 def _bits_for(capacity: int) -> int:
     bits = 4
     while (1 << bits) < capacity:
@@ -237,19 +253,7 @@ class L3Book:
     # -- queries ------------------------------------------------------------------------------------
     @property
     def stats(self) -> L3Stats:
-        c = self._cnt
-        return L3Stats(
-            records=int(c[K.C_RECORDS]),
-            unknown_order_refs=int(c[K.C_UNKNOWN]),
-            duplicate_adds=int(c[K.C_DUP_ADD]),
-            over_reductions=int(c[K.C_OVER]),
-            invalid=int(c[K.C_INVALID]),
-            side_changes=int(c[K.C_SIDE_CHANGE]),
-            clears=int(c[K.C_CLEARS]),
-            crossed_events=int(c[K.C_CROSSED]),
-            lost_last=int(c[K.C_LOST_LAST]),
-            orders=int(c[K.C_ORDERS]),
-        )
+        return stats_from_counters(self._cnt)
 
     def __len__(self) -> int:
         return int(self._cnt[K.C_ORDERS])
@@ -335,4 +339,5 @@ __all__ = [
     "L3_NONE",
     "L3Book",
     "L3Stats",
+    "stats_from_counters",
 ]

@@ -9,9 +9,12 @@ alpha fields are ASCII, space-padded on the right. Every type's length is checke
 spec (:data:`SPEC_LENGTHS`).
 
 Parsing runs without a Python loop per message: a numba pass finds the message offsets, types
-and length errors; the per-type columns are then cut out of the bytes with numpy structured
-big-endian views (:func:`parse_messages`, every type of the spec), and the order messages run
-through one numba kernel that keeps the live order references (side, price, remaining shares).
+and length errors; the per-type columns of the reference messages are cut out of the bytes with
+numpy structured big-endian views (:func:`parse_messages`, every type of the spec), and the
+order and trade messages go through fused numba kernels: one pass in message order parses them
+and keeps the live order references (side, price, remaining shares), then each batch's L3
+records run through the stocks' order books stock by stock, and the BOOK_DELTAS rows are moved
+into per-stock typed column segments that become the output frames without another copy.
 
 Mapping to the canonical tables (per stock; symbols from R stock directory messages):
 
@@ -46,10 +49,12 @@ ends at the last whole message; ``stats["truncated_at"]`` is the byte offset of 
 message (a DataFormatError with ``strict=True``).
 
 Memory: the input is read in blocks, but the canonical tables of the kept stocks are held
-until the end (about 45 bytes per BOOK_DELTAS row), so a full day of every stock needs many
-GB; pass ``symbols=`` for bounded memory. Each stock gets one
-:class:`~orderflow.book.l3.L3Book`, started small and grown on demand. Order messages go
-through the kernel in batches of 2**18 to keep its buffers cache-sized.
+until the end (about 43 bytes per BOOK_DELTAS row), so a full day of every stock needs many
+GB; pass ``symbols=`` for bounded memory. Each stock gets the tables of one
+:class:`~orderflow.book.l3.L3Book` (same kernels, same semantics), kept in shared pools, started
+small and grown on demand. Order messages are taken in batches of 2**15 (``_Reader.batch``) to
+keep the kernels' buffers cache-sized; as with one ``L3Book.apply`` call per stock and batch, a
+LAST record that makes no row moves LAST onto the stock's previous row of the same batch.
 Throughput: ``tests/benchmarks/test_bench_itch.py`` (framing alone, parse + book + tables,
 stock filter).
 """
@@ -57,7 +62,9 @@ stock filter).
 from __future__ import annotations
 
 import datetime as dt
+import mmap
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,11 +73,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from orderflow.book.l3 import L3Book
+from orderflow.book import _l3_kernels as L3K
+from orderflow.book.l3 import L3Stats, stats_from_counters
 from orderflow.core.enums import MarketStatus
 from orderflow.core.errors import ConfigError, DataFormatError
 from orderflow.core.instruments import Instrument
-from orderflow.core.schema import BOOK_DELTAS, QC, STATUS, TRADES, Schema, validate
+from orderflow.core.schema import BOOK_DELTAS, QC, STATUS, TRADES, validate
 from orderflow.core.time import local_midnight_ns
 from orderflow.ingest import _itch_kernels as K
 
@@ -245,10 +253,50 @@ for _t, _n in SPEC_LENGTHS.items():
 
 _IS_BOOK = np.zeros(256, dtype=np.bool_)
 _IS_BOOK[[ord(c) for c in "AFECXDUPQ"]] = True
-_IS_ADD = np.zeros(256, dtype=np.bool_)
-_IS_ADD[[ord(c) for c in "AFU"]] = True
 # reference messages kept as per-type frames (order messages are consumed by the book)
 _REF_TYPES = "SRHYLVWKJhBINO"
+_IS_REF = np.zeros(256, dtype=np.bool_)
+_IS_REF[[ord(c) for c in _REF_TYPES]] = True
+
+# typed BOOK_DELTAS columns written by the kernel: ts, seq, side, action, price, size, order_id, flags
+_DCOL_DTYPES = (np.int64, np.int64, np.int8, np.uint8, np.int64, np.int64, np.int64, np.uint8)
+
+_ITCH_TIMINGS: dict[str, float] | None = None
+"""Set to a dict to profile :func:`read_itch`: CPU seconds (process time) per stage are added to
+it (benchmark): ``read`` file reads, ``framing`` :func:`scan_frames`, ``select`` bad-frame QC,
+stock directory, stock filter and reference-message frames, ``parse`` order/trade messages
+through the order-reference table (:func:`K.order_pass`), ``book`` the stocks' L3 books
+(:func:`K.apply_events`), ``group`` rows moved to per-stock storage (:func:`K.flush_rows`),
+``tables`` the output frames (BOOK_DELTAS, TRADES, STATUS, QC)."""
+_cpu = time.process_time
+
+
+def _zeros(shape: int | tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Zero-filled array; large ones in their own anonymous memory map.
+
+    The pages of a map are zero-filled by the kernel on first touch and never touched otherwise,
+    so generous capacities cost nothing until used, and (unlike numpy's large allocations, which
+    ask for transparent huge pages) first touches do not wait for huge-page compaction, which
+    can cost more than the parsing itself on a busy machine.
+    """
+    shp = (shape,) if isinstance(shape, int) else shape
+    dt = np.dtype(dtype)
+    nbytes = int(np.prod(shp, dtype=np.int64)) * dt.itemsize
+    if nbytes < (1 << 20):
+        return np.zeros(shp, dtype=dt)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dt).reshape(shp)
+
+
+def _grown(a: np.ndarray, cap: int, axis: int = -1) -> np.ndarray:
+    """``a`` with ``axis`` enlarged to ``cap`` (contents kept, the new part zero)."""
+    shape = list(a.shape)
+    old = shape[axis]
+    shape[axis] = cap
+    new = _zeros(tuple(shape), a.dtype)
+    sl = [slice(None)] * a.ndim
+    sl[axis] = slice(0, old)
+    new[tuple(sl)] = a
+    return new
 
 
 def _np_dtype(t: str) -> np.dtype:
@@ -347,10 +395,10 @@ def scan_frames(buf: np.ndarray, start: int = 0, end: int | None = None, cap: in
     end = len(buf) if end is None else end
     if cap is None:
         cap = (end - start) // 2 + 1
-    offsets = np.empty(cap, dtype=np.int64)
-    types = np.empty(cap, dtype=np.uint8)
-    lengths = np.empty(cap, dtype=np.int64)
-    status = np.empty(cap, dtype=np.uint8)
+    offsets = _zeros(cap, np.int64)
+    types = _zeros(cap, np.uint8)
+    lengths = _zeros(cap, np.int64)
+    status = _zeros(cap, np.uint8)
     n, stop = K.frame_scan(buf, start, end, _SPEC_LEN_TABLE, offsets, types, lengths, status)
     return Frames(offsets[:n], types[:n], lengths[:n], status[:n], int(stop))
 
@@ -396,17 +444,6 @@ _H_STATUS = {
 _S_STATUS = {"Q": int(MarketStatus.OPEN), "M": int(MarketStatus.CLOSE)}
 
 
-def _frame(parts: list[dict[str, np.ndarray]], schema: Schema) -> pl.DataFrame:
-    if not parts:
-        return schema.empty()
-    return pl.DataFrame(
-        {
-            c.name: pl.Series(c.name, np.concatenate([p[c.name] for p in parts]), dtype=c.dtype)
-            for c in schema.columns
-        }
-    )
-
-
 def _qc_rows(rows: list[tuple[int, int, str, str, str, str, str]]) -> pl.DataFrame:
     if not rows:
         return QC.empty()
@@ -429,8 +466,15 @@ class _Reader:
 
     initial_orders = 1 << 16
     """Initial slots of the live-order table (doubles when half full)."""
-    batch = 1 << 18
-    """Order messages per kernel call."""
+    batch = 1 << 15
+    """Order messages per batch: the batch's L3 records are applied stock by stock, with buffers
+    that stay cache-sized."""
+    initial_pool_orders = 1 << 14
+    """Initial order-table rows of the pool holding every stock's L3 book (doubles when full)."""
+    initial_pool_levels = 1 << 12
+    """Initial level-table rows (per side) of that pool (doubles when full)."""
+    gen_rows_min = 1 << 16
+    """Least rows of a generation of BOOK_DELTAS column arrays (sized from the file otherwise)."""
 
     def __init__(self, path: str, date: dt.date, symbols: set[str] | None, strict: bool) -> None:
         self.path = path
@@ -441,13 +485,35 @@ class _Reader:
         self.wanted = np.zeros(65536, dtype=np.bool_)
         self.loc_sym: dict[int, str] = {}
         self.tab = np.full((self.initial_orders, 4), K.EMPTY, dtype=np.int64)
-        self.counts = np.zeros(4, dtype=np.int64)
-        self._ev = np.empty((9, 0), dtype=np.int64)
-        self._tr = np.empty((9, 0), dtype=np.int64)
-        self._ms = np.empty((5, 0), dtype=np.int64)
-        self.books: dict[int, L3Book] = {}
-        self.deltas: dict[int, list[dict[str, np.ndarray]]] = {}
-        self.trades: dict[int, list[dict[str, np.ndarray]]] = {}
+        self.st = np.zeros(K.N_STATE, dtype=np.int64)
+        self.st[K.S_GEN] = -1
+        """kernel state (K.S_*): open orders, rows, trades, misses, batch, pool use, zero crosses..."""
+        # every stock's L3 book (the tables of orderflow.book.l3.L3Book), located by ``desc``
+        self.opool = np.zeros((self.initial_pool_orders, 4), dtype=np.int64)
+        self.lpool = np.zeros((2, self.initial_pool_levels, 3), dtype=np.int64)
+        self.hpool = np.zeros((2, self.initial_pool_levels), dtype=np.int64)
+        self.cpool = np.zeros((65536, L3K.N_COUNTERS), dtype=np.int64)
+        self.desc = np.full((65536, 4), -1, dtype=np.int64)
+        # BOOK_DELTAS rows go straight into typed columns, in per-stock segments (K.G_*)
+        self.ev = np.empty((0, 9), dtype=np.int64)
+        """L3 records of the current batch, message order (K.E_* columns)"""
+        self.out = np.empty((9, 0), dtype=np.int64)
+        """BOOK_DELTAS rows of the current batch, grouped by stock (columns of the L3 kernels)"""
+        self.out_loc = np.empty(0, dtype=np.uint16)
+        self._tally = np.zeros(65536, dtype=np.int64)
+        self._touched = np.empty(0, dtype=np.int64)
+        self._grouped = np.empty((0, 9), dtype=np.int64)
+        self._tstart = np.empty(0, dtype=np.int64)
+        self.gen_rows = 1 << 20
+        """rows of each generation of BOOK_DELTAS columns (allocated, not touched, until used)"""
+        self.gens: list[tuple[np.ndarray, ...]] = []
+        self.dcols: tuple[np.ndarray, ...] = tuple(np.empty(0, dtype=d) for d in _DCOL_DTYPES)
+        self.seg = np.full(65536, -1, dtype=np.int64)
+        self.seglog = np.zeros((1 << 10, 5), dtype=np.int64)
+        self.tr = np.empty((9, 1 << 10), dtype=np.int64)
+        self.ms = np.empty((5, 1 << 8), dtype=np.int64)
+        self.timings: dict[str, float] = {}
+        """CPU seconds by stage (``_ITCH_TIMINGS``); filled only when profiling is on"""
         self.status: dict[int, list[pl.DataFrame]] = {}
         self.qc: dict[int, list[tuple[int, int, str, str, str, str, str]]] = {}
         self.system: list[tuple[int, int, str]] = []
@@ -457,11 +523,12 @@ class _Reader:
         self.unknown: dict[str, int] = {}
         self.bad_len: dict[str, int] = {}
         self.kept = 0
-        self.zero_crosses = 0
         self.n_msgs = 0
+        self._t = _cpu()
 
     # -- one block of whole messages ---------------------------------------------------------------
     def block(self, buf: np.ndarray, fr: Frames, base_offset: int) -> None:
+        self._t = _cpu()
         seq = np.arange(self.n_msgs, self.n_msgs + len(fr.offsets), dtype=np.int64)
         self.n_msgs += len(fr.offsets)
         self.by_type += np.bincount(fr.types, minlength=256)
@@ -491,107 +558,209 @@ class _Reader:
                 if self.symbols is None or sym in self.symbols:
                     self.wanted[loc] = True
         keep = K.keep_mask(buf, fr.offsets, fr.types, fr.status, self.wanted)
-        idx = np.flatnonzero(keep)
-        self.kept += len(idx)
-        offs, types, kseq = fr.offsets[idx], fr.types[idx], seq[idx]
-        for t in _REF_TYPES:
-            sel = np.flatnonzero(types == ord(t))
-            if len(sel):
-                self.ref_frames.setdefault(t, []).append(
-                    _records_frame(t, buf, offs[sel], self.midnight, kseq[sel])
-                )
-        self._book(buf, offs, types, kseq)
+        self.kept += int(np.count_nonzero(keep))
+        # reference messages (few): one selection, then per type
+        ridx = np.flatnonzero(keep & _IS_REF[fr.types])
+        if len(ridx):
+            offs, types, kseq = fr.offsets[ridx], fr.types[ridx], seq[ridx]
+            for t in _REF_TYPES:
+                sel = np.flatnonzero(types == ord(t))
+                if len(sel):
+                    self.ref_frames.setdefault(t, []).append(
+                        _records_frame(t, buf, offs[sel], self.midnight, kseq[sel])
+                    )
+        self._lap("select")
+        self._book(buf, fr, keep, int(seq[0]) if len(seq) else self.n_msgs)
+        self._lap("parse")
 
-    def _book(self, buf: np.ndarray, offs: np.ndarray, types: np.ndarray, seq: np.ndarray) -> None:
-        bsel = np.flatnonzero(_IS_BOOK[types])
-        if not len(bsel):
-            return
-        offs, types, seq = offs[bsel], types[bsel], seq[bsel]
-        # sub-batches keep the kernel's output buffers cache-sized (and reused)
-        for lo in range(0, len(offs), self.batch):
-            hi = min(lo + self.batch, len(offs))
-            self._book_batch(buf, offs[lo:hi], types[lo:hi], seq[lo:hi])
+    def _lap(self, stage: str) -> None:
+        if _ITCH_TIMINGS is not None:
+            now = _cpu()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
+            self._t = now
 
-    def _book_batch(self, buf: np.ndarray, offs: np.ndarray, types: np.ndarray, seq: np.ndarray) -> None:
-        n = len(offs)
-        adds = int(np.count_nonzero(_IS_ADD[types]))
-        need = int(self.counts[0]) + adds
-        if 2 * need > self.tab.shape[0]:
-            size = self.tab.shape[0]
-            while 2 * need > size:
-                size *= 2
-            new = np.full((size, 4), K.EMPTY, dtype=np.int64)
-            K.rehash(self.tab, new)
-            self.tab = new
-        if self._ev.shape[1] < 2 * n:
-            self._ev = np.empty((9, 2 * n), dtype=np.int64)
-            self._tr = np.empty((9, n), dtype=np.int64)
-            self._ms = np.empty((5, n), dtype=np.int64)
-        K.order_events(buf, offs, types, seq, self.tab, self.counts, *self._ev, *self._tr, *self._ms)
-        ne, nt, nm = int(self.counts[1]), int(self.counts[2]), int(self.counts[3])
-        tr = [a[:nt].copy() for a in self._tr]
-        ms = [a[:nm].copy() for a in self._ms]
-        # L3 events grouped per stock (stable order within a stock): one gather, then row views
-        perm, start = K.group_order(self._ev[1, :ne], 65536)
-        ev = K.gather_columns(self._ev, perm, 2, self.midnight)
-        e_msg, _, e_ts, e_act, e_side, e_px, e_sz, e_oid, e_flags = ev
-        for loc in np.flatnonzero(np.diff(start)).tolist():
-            lo, hi = int(start[loc]), int(start[loc + 1])
-            book = self.books.get(loc)
-            if book is None:
-                book = self.books[loc] = L3Book(1 << 8)  # grows; ~8 KB per idle stock
-            out = book.apply_arrays(
-                e_ts[lo:hi],
-                e_ts[lo:hi],
-                e_msg[lo:hi],
-                e_act[lo:hi],
-                e_side[lo:hi],
-                e_px[lo:hi],
-                e_sz[lo:hi],
-                e_oid[lo:hi].view(np.uint64),
-                e_flags[lo:hi],
+    def _book(self, buf: np.ndarray, fr: Frames, keep: np.ndarray, seq0: int) -> None:
+        """Order messages of the block: :func:`K.order_pass` (parse + order-reference table, message
+        order), then per batch :func:`K.apply_events` (the stocks' L3 books, stock by stock) and
+        :func:`K.flush_rows` (rows to the stocks' segments)."""
+        st = self.st
+        st[K.S_BATCH] = 0  # batches restart with each block (as the per-call memory of L3Book.apply)
+        cap = 2 * self.batch + 16  # L3 records per batch: at most 2 per message
+        if self.ev.shape[0] < cap:
+            self.ev = _zeros((cap, 9), np.int64)
+            self.out = _zeros((9, 2 * cap), np.int64)  # rows: at most 2 per record
+            self.out_loc = _zeros(2 * cap, np.uint16)
+            self._grouped = _zeros((cap, 9), np.int64)
+            self._touched = _zeros(2 * cap + 2, np.int64)
+            self._tstart = _zeros(cap + 2, np.int64)
+        i, n = 0, len(fr.offsets)
+        if self.tr.shape[1] < int(st[K.S_TRADES]) + n:
+            # at most one trade row per message; the map's pages are touched only when used
+            self.tr = _grown(self.tr, max(2 * self.tr.shape[1], int(st[K.S_TRADES]) + n))
+        while i < n:
+            i = K.order_pass(
+                buf,
+                fr.offsets,
+                fr.types,
+                keep,
+                _IS_BOOK,
+                i,
+                seq0,
+                self.midnight,
+                self.batch,
+                self.tab,
+                st,
+                self.ev,
+                self.tr,
+                self.ms,
             )
-            self.deltas.setdefault(loc, []).append(out)
-        t_msg, t_loc, t_ts, t_px, t_sz, t_aggr, t_kind, t_match, t_oid = tr
+            need = int(st[K.S_NEED])
+            if i >= n or need == K.NEED_NONE:
+                break
+            if need == K.NEED_FLUSH:
+                self._lap("parse")
+                self._apply()
+            elif need == K.NEED_TAB:
+                new = np.full((2 * self.tab.shape[0], 4), K.EMPTY, dtype=np.int64)
+                K.rehash(self.tab, new)
+                self.tab = new
+            else:
+                if st[K.S_TRADES] + 1 > self.tr.shape[1]:
+                    self.tr = _grown(self.tr, 2 * self.tr.shape[1])
+                if st[K.S_MISSES] + 1 > self.ms.shape[1]:
+                    self.ms = _grown(self.ms, 2 * self.ms.shape[1])
+        self._lap("parse")
+        self._apply()
+        nm = int(st[K.S_MISSES])
+        if nm:
+            m_msg, m_loc, m_ts, m_type, m_ref = (a.tolist() for a in self.ms[:, :nm])
+            for j in range(nm):
+                self.qc.setdefault(m_loc[j], []).append(
+                    (
+                        m_msg[j],
+                        m_ts[j] + self.midnight,
+                        "book_deltas",
+                        "itch_unknown_order",
+                        "unknown_ref",
+                        "quarantine",
+                        f"{chr(m_type[j])} for order {m_ref[j]} not resting",
+                    )
+                )
+            st[K.S_MISSES] = 0
+
+    def _apply(self) -> None:
+        """The batch's L3 records through the books (K.apply_events), rows to the segments."""
+        st = self.st
+        if not st[K.S_EVENTS]:
+            return
+        while not K.apply_events(
+            self.ev,
+            self.opool,
+            self.lpool,
+            self.hpool,
+            self.cpool,
+            self.desc,
+            st,
+            self.out,
+            self.out_loc,
+            self._grouped,
+            self._tally,
+            self._touched,
+            self._tstart,
+        ):
+            if st[K.S_NEED] == K.NEED_OPOOL:
+                self.opool = _grown(self.opool, 2 * self.opool.shape[0], axis=0)
+            else:
+                self.lpool = _grown(self.lpool, 2 * self.lpool.shape[1], axis=1)
+                self.hpool = _grown(self.hpool, 2 * self.hpool.shape[1], axis=1)
+        self._lap("book")
+        self._flush()
+        self._lap("group")
+
+    def _flush(self) -> None:
+        """Move the batch's rows to the stocks' segments (K.flush_rows)."""
+        st = self.st
+        while st[K.S_ROWS] and not K.flush_rows(
+            self.out,
+            self.out_loc,
+            int(st[K.S_ROWS]),
+            self.dcols,
+            self.seg,
+            self.seglog,
+            st,
+            self._tally,
+            self._touched,
+        ):
+            if st[K.S_NEED] == K.NEED_ROWS:
+                self._new_generation(int(st[K.S_SEGSIZE]))
+            else:
+                self.seglog = _grown(self.seglog, 2 * self.seglog.shape[0] + int(st[K.S_ROWS]), axis=0)
+
+    def _new_generation(self, rows: int) -> None:
+        cap = max(self.gen_rows, rows)
+        self.dcols = tuple(_zeros(cap, d) for d in _DCOL_DTYPES)
+        self.gens.append(self.dcols)
+        self.st[K.S_GEN] = len(self.gens) - 1
+        self.st[K.S_USED] = 0
+        self.st[K.S_CAP] = cap
+
+    def _tables(self) -> tuple[dict[int, pl.DataFrame], dict[int, pl.DataFrame]]:
+        """BOOK_DELTAS and TRADES frames per locate; deltas are views of the kernel's segments."""
+        parts: dict[int, list[pl.DataFrame]] = {}
+        for loc, gen, start, _, fill in self.seglog[: int(self.st[K.S_SEGS])].tolist():
+            if not fill:
+                continue
+            ts, seq, side, action, price, size, oid, flags = (c[start : start + fill] for c in self.gens[gen])
+            dcols = {
+                "ts_event": ts,
+                "ts_recv": ts,
+                "seq": seq,
+                "side": side,
+                "action": action,
+                "price": price,
+                "size": size,
+                "order_id": oid.view(np.uint64),
+                "flags": flags,
+            }
+            parts.setdefault(loc, []).append(
+                pl.DataFrame([pl.Series(c.name, dcols[c.name], dtype=c.dtype) for c in BOOK_DELTAS.columns])
+            )
+        deltas = {loc: p[0] if len(p) == 1 else pl.concat(p, rechunk=False) for loc, p in parts.items()}
+        nt = int(self.st[K.S_TRADES])
+        trades: dict[int, pl.DataFrame] = {}
         if nt:
-            ts = t_ts + self.midnight
+            tstart, ts, seq, price, size, aggr, kind, match, toid = K.group_trades(self.tr, nt, 65536)
+            self.tr = self.tr[:, :0]
             tcols: dict[str, np.ndarray] = {
                 "ts_event": ts,
                 "ts_recv": ts,
-                "seq": t_msg,
-                "price": t_px,
-                "size": t_sz,
-                "aggressor": t_aggr.astype(np.int8),
-                "kind": t_kind.astype(np.uint8),
-                "trade_id": t_match.view(np.uint64),
-                "order_id": t_oid.view(np.uint64),
+                "seq": seq,
+                "price": price,
+                "size": size,
+                "aggressor": aggr,
+                "kind": kind,
+                "trade_id": match.view(np.uint64),
+                "order_id": toid.view(np.uint64),
                 "flags": np.full(nt, 128, dtype=np.uint8),
             }
-            tperm, tstart = K.group_order(t_loc, 65536)
             for loc in np.flatnonzero(np.diff(tstart)).tolist():
-                sl = tperm[tstart[loc] : tstart[loc + 1]]
-                self.trades.setdefault(loc, []).append({k: v[sl] for k, v in tcols.items()})
-        q_sel = np.flatnonzero(types == ord("Q"))
-        if len(q_sel):
-            sh = _records_frame("Q", buf, offs[q_sel], self.midnight, seq[q_sel])
-            zero = sh.filter(pl.col("shares") == 0)
-            self.zero_crosses += zero.height
-        m_msg, m_loc, m_ts, m_type, m_ref = ms
-        for j in range(nm):
-            self.qc.setdefault(int(m_loc[j]), []).append(
-                (
-                    int(m_msg[j]),
-                    int(m_ts[j]) + self.midnight,
-                    "book_deltas",
-                    "itch_unknown_order",
-                    "unknown_ref",
-                    "quarantine",
-                    f"{chr(int(m_type[j]))} for order {int(m_ref[j])} not resting",
+                lo, hi = int(tstart[loc]), int(tstart[loc + 1])
+                trades[loc] = pl.DataFrame(
+                    [pl.Series(c.name, tcols[c.name][lo:hi], dtype=c.dtype) for c in TRADES.columns]
                 )
-            )
+        return deltas, trades
+
+    def book_stats(self, loc: int) -> L3Stats | None:
+        """Counters of ``loc``'s L3 book (None when the stock had no order message)."""
+        if self.desc[loc, K.D_OT] < 0:
+            return None
+        return stats_from_counters(self.cpool[loc])
 
     # -- results -------------------------------------------------------------------------------------
     def result(self, truncated_at: int | None, file_size: int) -> ItchResult:
+        self._t = _cpu()
+        d_by_loc, t_by_loc = self._tables()
+        self._lap("tables")
         messages = {t: pl.concat(fs) for t, fs in self.ref_frames.items()}
         s_rows = messages.get("S")
         h_rows = messages.get("H")
@@ -637,10 +806,11 @@ class _Reader:
         for loc in locs:
             sym = self.loc_sym[loc]
             instruments[sym] = Instrument(symbol=sym, venue=VENUE, tick_size="0.01", timezone=TIMEZONE)
-            parts = self.deltas.get(loc, [])
             # built by the kernels with valid codes: names/dtypes are checked here, values on write
-            deltas[sym] = validate(_frame(parts, BOOK_DELTAS), BOOK_DELTAS, check_values=False)
-            trades[sym] = validate(_frame(self.trades.get(loc, []), TRADES), TRADES, check_values=False)
+            d = d_by_loc.get(loc)
+            deltas[sym] = validate(BOOK_DELTAS.empty() if d is None else d, BOOK_DELTAS, check_values=False)
+            tdf = t_by_loc.get(loc)
+            trades[sym] = validate(TRADES.empty() if tdf is None else tdf, TRADES, check_values=False)
             h = h_by_loc.get(loc)
             sdf = s_status if h is None else pl.concat([s_status, h]).sort("seq")
             status[sym] = validate(sdf, STATUS, where=f"itch {sym}", check_values=False)
@@ -648,9 +818,9 @@ class _Reader:
             for s, ts, mn in b_by_loc.get(loc, []):
                 rows.append((s, ts, "trades", "itch_broken_trade", "broken", "mark", f"match {mn}"))
             qc[sym] = validate(_qc_rows(sorted(rows)), QC, where=f"itch {sym}", check_values=False)
-            book = self.books.get(loc)
-            if book is not None:
-                for k, v in book.stats.as_dict().items():
+            bst = self.book_stats(loc)
+            if bst is not None:
+                for k, v in bst.as_dict().items():
                     book_stats[k] = book_stats.get(k, 0) + v
         file_qc = list(self.file_qc)
         if truncated_at is not None:
@@ -677,11 +847,12 @@ class _Reader:
             "bytes": file_size,
             "symbols": len(locs),
             "stock_directory": len(self.loc_sym),
-            "open_orders": int(self.counts[0]),
+            "open_orders": int(self.st[K.S_ORDERS]),
             "unknown_order_refs": sum(len(v) for v in self.qc.values()),
-            "zero_share_crosses": self.zero_crosses,
+            "zero_share_crosses": int(self.st[K.S_ZERO_CROSS]),
             "book": book_stats,
         }
+        self._lap("tables")
         return ItchResult(
             date=self.date,
             deltas=deltas,
@@ -740,39 +911,53 @@ def read_itch(
     d = _resolve_date(p, date)
     wanted = None if symbols is None else {s.strip() for s in symbols if s.strip()}
     rd = _Reader(str(p), d, wanted, strict)
-    carry = b""
-    consumed = 0  # file offset of carry[0]
+    consumed = 0  # file offset of the carried partial message
     file_size = p.stat().st_size
+    rd.gen_rows = max(rd.gen_rows_min, min(file_size // 16, 1 << 25))  # about 1 row per 30 bytes
+    # one read buffer, reused: the partial message carried from the previous block (< 2 + 65535
+    # bytes) is moved to its front and the next block read in behind it
+    raw = bytearray(min(chunk_bytes, max(file_size, 1)) + (1 << 17))
+    view = memoryview(raw)
+    whole = np.frombuffer(raw, dtype=np.uint8)
+    ncarry = 0
+    rd._t = _cpu()
     with open(p, "rb") as f:
         while True:
-            block = f.read(chunk_bytes)
-            if not block:
+            got = f.readinto(view[ncarry : ncarry + chunk_bytes])
+            if not got:
                 break
-            data = carry + block
-            buf = np.frombuffer(data, dtype=np.uint8)
+            buf = whole[: ncarry + got]
+            rd._lap("read")
             # output arrays sized for real messages (>= 14 bytes framed); degenerate frames
             # (e.g. zero lengths) only take more rounds
             cap = len(buf) // _MIN_LEN + 16
             pos = 0
             while True:
                 fr = scan_frames(buf, pos, len(buf), cap)
+                rd._lap("framing")
                 if not len(fr.offsets):
                     break
                 rd.block(buf, fr, consumed)
                 pos = fr.stop
-            carry = data[pos:]
+            ncarry = len(buf) - pos
+            raw[:ncarry] = raw[pos : pos + ncarry]
             consumed += pos
             if on_progress is not None:
                 on_progress(consumed)
-    truncated_at = consumed if carry else None
+            rd._t = _cpu()
+    truncated_at = consumed if ncarry else None
     if truncated_at is not None and strict:
         raise DataFormatError(
-            f"truncated message: {len(carry)} bytes after the last whole message",
+            f"truncated message: {ncarry} bytes after the last whole message",
             path=p,
             offset=truncated_at,
             field="length",
         )
-    return rd.result(truncated_at, file_size)
+    res = rd.result(truncated_at, file_size)
+    if _ITCH_TIMINGS is not None:
+        for k, v in rd.timings.items():
+            _ITCH_TIMINGS[k] = _ITCH_TIMINGS.get(k, 0.0) + v
+    return res
 
 
 def ingest_itch(

@@ -332,21 +332,6 @@ def test_random_stream_matches_naive_order_map(
     assert res.stats["book"]["unknown_order_refs"] == 0
 
 
-def test_order_kernel_twin_agrees() -> None:
-    buf = np.frombuffer(DATA, dtype=np.uint8)
-    fr = itch_mod.scan_frames(buf)
-    n = len(fr.offsets)
-    outs = []
-    for fn in (K.order_events, K.order_events.py_func):
-        tab = np.full((64, 4), K.EMPTY, dtype=np.int64)
-        counts = np.zeros(4, dtype=np.int64)
-        arrs = [np.zeros(2 * n, np.int64) for _ in range(9)] + [np.zeros(n, np.int64) for _ in range(14)]
-        fn(buf, fr.offsets, fr.types, np.arange(n, dtype=np.int64), tab, counts, *arrs)
-        outs.append((tab.tolist(), counts.tolist(), [a.tolist() for a in arrs]))
-    assert outs[0] == outs[1]
-    assert outs[0][1] == [3, 13, 5, 1]
-
-
 def test_ingest_writes_dataset_and_snapshots(tmp_path: Path) -> None:
     from orderflow.core.io import Dataset
     from orderflow.ingest.itch import ingest_itch
@@ -418,14 +403,6 @@ def test_cli_strict_bad_input_one_line_exit_2(tmp_path: Path, monkeypatch, capsy
     assert "bad lengths {'D': 1}" in capsys.readouterr().err.replace("\n", " ")
 
 
-def test_group_order_twin_and_truth(rng: np.random.Generator) -> None:
-    loc = rng.integers(0, 7, size=500).astype(np.int64)
-    for fn in (K.group_order, K.group_order.py_func):
-        perm, start = fn(loc, 7)
-        assert perm.tolist() == np.argsort(loc, kind="stable").tolist()
-        assert start.tolist() == [0, *np.cumsum(np.bincount(loc, minlength=7)).tolist()]
-
-
 def test_small_batches_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = _write(tmp_path)
     full = read_itch(p, date="2019-01-30")
@@ -437,10 +414,109 @@ def test_small_batches_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert res.qc[sym].equals(full.qc[sym])
 
 
-def test_gather_columns_twin(rng: np.random.Generator) -> None:
-    src = rng.integers(0, 1000, size=(3, 20)).astype(np.int64)
-    perm = rng.permutation(12).astype(np.int64)
-    want = src[:, perm].copy()
-    want[1] += 7
-    for fn in (K.gather_columns, K.gather_columns.py_func):
-        assert fn(src, perm, 1, 7).tolist() == want.tolist()
+def test_tiny_pools_and_batches_identical(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # growth of every buffer of the fused kernels (order-reference table, the pooled per-stock
+    # books, rows, trades, segments) must not change any output
+    data, _ = _random_stream(rng, 3000)
+    p = _write(tmp_path, DATA + data)
+    full = read_itch(p, date="2019-01-30")
+    monkeypatch.setattr(itch_mod._Reader, "initial_orders", 4)
+    monkeypatch.setattr(itch_mod._Reader, "initial_pool_orders", 4)
+    monkeypatch.setattr(itch_mod._Reader, "initial_pool_levels", 2)
+    monkeypatch.setattr(itch_mod._Reader, "gen_rows_min", 16)
+    for batch in (1, 7, 1000):
+        monkeypatch.setattr(itch_mod._Reader, "batch", batch)
+        res = read_itch(p, date="2019-01-30", chunk_bytes=1 << 12)
+        for sym in full.instruments:
+            assert res.deltas[sym].equals(full.deltas[sym])
+            assert res.trades[sym].equals(full.trades[sym])
+            assert res.qc[sym].equals(full.qc[sym])
+        assert res.stats == full.stats
+
+
+def _fused_run(order_pass, apply_events, flush_rows, data: bytes):  # type: ignore[no-untyped-def]
+    """Run the fused kernels (jitted or plain twins) over ``data`` in one batch; return every output."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    fr = itch_mod.scan_frames(buf)
+    n = len(fr.offsets)
+    keep = fr.status == K.ST_OK
+    st = np.zeros(K.N_STATE, dtype=np.int64)
+    st[K.S_GEN] = 0
+    st[K.S_CAP] = 1 << 16
+    tab = np.full((1 << 12, 4), K.EMPTY, dtype=np.int64)
+    ev = np.zeros((2 * n + 4, 9), dtype=np.int64)
+    tr = np.zeros((9, n + 1), dtype=np.int64)
+    ms = np.zeros((5, n + 1), dtype=np.int64)
+    i = order_pass(buf, fr.offsets, fr.types, keep, itch_mod._IS_BOOK, 0, 0, 7, 1 << 20, tab, st, ev, tr, ms)
+    assert i == n and st[K.S_NEED] == K.NEED_NONE
+    opool = np.zeros((1 << 12, 4), dtype=np.int64)
+    lpool = np.zeros((2, 1 << 10, 3), dtype=np.int64)
+    hpool = np.zeros((2, 1 << 10), dtype=np.int64)
+    cpool = np.zeros((65536, 18), dtype=np.int64)
+    desc = np.full((65536, 4), -1, dtype=np.int64)
+    out = np.zeros((9, 4 * n + 8), dtype=np.int64)
+    out_loc = np.zeros(4 * n + 8, dtype=np.uint16)
+    tally = np.zeros(65536, dtype=np.int64)
+    touched = np.zeros(4 * n + 8, dtype=np.int64)
+    grouped = np.zeros_like(ev)
+    tstart = np.zeros(2 * n + 8, dtype=np.int64)
+    nev = int(st[K.S_EVENTS])
+    evs = ev[:nev].tolist()
+    assert apply_events(
+        ev, opool, lpool, hpool, cpool, desc, st, out, out_loc, grouped, tally, touched, tstart
+    )
+    rows = int(st[K.S_ROWS])
+    grouped_rows = (out[:, :rows].tolist(), out_loc[:rows].tolist())
+    dcols = (
+        np.zeros(1 << 16, np.int64),
+        np.zeros(1 << 16, np.int64),
+        np.zeros(1 << 16, np.int8),
+        np.zeros(1 << 16, np.uint8),
+        np.zeros(1 << 16, np.int64),
+        np.zeros(1 << 16, np.int64),
+        np.zeros(1 << 16, np.int64),
+        np.zeros(1 << 16, np.uint8),
+    )
+    seg = np.full(65536, -1, dtype=np.int64)
+    seglog = np.zeros((64, 5), dtype=np.int64)
+    assert flush_rows(out, out_loc, rows, dcols, seg, seglog, st, tally, touched)
+    nseg = int(st[K.S_SEGS])
+    used = int(st[K.S_USED])
+    return (
+        st.tolist(),
+        evs,
+        tr[:, : int(st[K.S_TRADES])].tolist(),
+        ms[:, : int(st[K.S_MISSES])].tolist(),
+        tab.tolist(),
+        cpool[cpool.any(axis=1)].tolist(),
+        grouped_rows,
+        seglog[:nseg].tolist(),
+        [c[:used].tolist() for c in dcols],
+    )
+
+
+def test_fused_kernels_twins_agree() -> None:
+    jitted = _fused_run(K.order_pass, K.apply_events, K.flush_rows, DATA)
+    plain = _fused_run(K.order_pass.py_func, K.apply_events.py_func, K.flush_rows.py_func, DATA)
+    assert jitted == plain
+    st = jitted[0]
+    # the hand-worked session: 3 orders rest; 5 trade rows; 1 unknown reference
+    assert (st[K.S_ORDERS], st[K.S_TRADES], st[K.S_MISSES]) == (3, 5, 1)
+
+
+def test_group_trades_twin(rng: np.random.Generator) -> None:
+    n = 50
+    tr = rng.integers(0, 1000, size=(9, n + 5)).astype(np.int64)
+    tr[1] = rng.integers(0, 6, size=n + 5)
+    tr[5] = rng.integers(-1, 2, size=n + 5)
+    tr[6] = rng.integers(0, 3, size=n + 5)
+    outs = []
+    for fn in (K.group_trades, K.group_trades.py_func):
+        outs.append([a.tolist() for a in fn(tr, n, 8)])
+    assert outs[0] == outs[1]
+    start, ts, seq = outs[0][0], outs[0][1], outs[0][2]
+    order = np.argsort(tr[1, :n], kind="stable")
+    assert seq == tr[0, :n][order].tolist() and ts == tr[2, :n][order].tolist()
+    assert start == [0, *np.cumsum(np.bincount(tr[1, :n], minlength=8)).tolist()]
