@@ -527,19 +527,6 @@ def stuffing_kernel(
 
 
 @jit
-def seg_any(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Per segment [lo[i], hi[i]): does any row hold True."""
-    n = lo.shape[0]
-    out = np.zeros(n, np.bool_)
-    for i in range(n):
-        for r in range(lo[i], hi[i]):
-            if rows[r]:
-                out[i] = True
-                break
-    return out
-
-
-@jit
 def grid_keys(side: np.ndarray, price: np.ndarray, tick: int, undef: int) -> tuple[np.ndarray, int]:
     """Dense (side, price) ids on the tick grid: ``(price - min) // tick * 2 + (side == bid)``; rows
     without a price get ``n_keys - 1``. Returns (keys, n_keys), or (empty, -1) when the prices are not
@@ -667,56 +654,10 @@ def distinct_counts(
 
 
 @jit
-def snapshot_unchanged(
-    cols: tuple[np.ndarray, ...], skip: np.ndarray, prev: np.ndarray, has_prev: bool
-) -> np.ndarray:
-    """Per row: no column of ``cols`` differs from the previous row. Row 0 is compared with ``prev``
-    (the previous chunk's last row) when ``has_prev``, else it counts as changed (False); rows with
-    ``skip`` set are not examined (False)."""
-    n = skip.shape[0]
-    out = np.zeros(n, np.bool_)
-    nc = len(cols)
-    for r in range(n):
-        if skip[r] or (r == 0 and not has_prev):
-            continue
-        same = True
-        for c in range(nc):
-            a = cols[c]
-            before = a[r - 1] if r > 0 else prev[c]
-            if a[r] != before:
-                same = False
-                break
-        out[r] = same
-    return out
-
-
-@jit
-def rows_changed(
-    cols: tuple[np.ndarray, ...], rows: np.ndarray, prev: np.ndarray, has_prev: bool
-) -> np.ndarray:
-    """Per entry of ``rows``: some column of ``cols`` differs from the previous row (row 0: from
-    ``prev`` when ``has_prev``, else changed)."""
-    out = np.zeros(rows.shape[0], np.bool_)
-    nc = len(cols)
-    for q in range(rows.shape[0]):
-        r = rows[q]
-        if r == 0 and not has_prev:
-            out[q] = True
-            continue
-        for c in range(nc):
-            a = cols[c]
-            before = a[r - 1] if r > 0 else prev[c]
-            if a[r] != before:
-                out[q] = True
-                break
-    return out
-
-
-@jit
 def unchanged_rows(cols: tuple[np.ndarray, ...], prev: np.ndarray, has_prev: bool, block: int) -> np.ndarray:
     """Rows r (ascending) where no column of ``cols`` differs from row r - 1 (row 0: from ``prev``,
     the previous chunk's last row, when ``has_prev``; else row 0 is left out). Same rows as
-    ``np.flatnonzero(snapshot_unchanged(cols, zeros, prev, has_prev))``.
+    the rows equal to the row before (or to ``prev``), found row by row.
 
     Column by column over blocks of ``block`` rows: the first column yields the block's candidate
     rows, each further column narrows them down in place (a small buffer that stays in cache, and each
@@ -796,10 +737,7 @@ __all__ = [
     "keep_unchanged",
     "locate_sorted",
     "odd_lot_events",
-    "rows_changed",
-    "seg_any",
     "session_kernel",
-    "snapshot_unchanged",
     "stale_kernel",
     "stuffing_kernel",
     "unchanged_rows",

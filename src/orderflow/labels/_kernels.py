@@ -188,13 +188,25 @@ def executable_return_kernel(
     return long_r, short_r
 
 
+@jit(inline="always")
+def _first_greater(a: np.ndarray, x: int, lo: int, hi: int) -> int:
+    """Smallest ``k`` in ``[lo, hi]`` with ``a[k] > x``, given ``a[lo - 1] <= x`` and ``a[hi] > x`` (or ``hi = len``)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @jit
 def searchsorted_right(a: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``np.searchsorted(a, v, side="right")`` for sorted ``a`` (int64 result).
 
-    Non-decreasing queries (the usual case: rows in time order) are answered by one forward merge
-    (O(len(a) + len(v)), cache friendly); wherever a query is smaller than its predecessor the search
-    for that query restarts with a binary search, so any order gives the same answer as numpy.
+    Non-decreasing queries (the usual case: rows in time order) are answered by galloping forward from
+    the previous answer (O(len(a) + len(v)) overall, cache friendly); wherever a query is smaller than
+    its predecessor, that query is a plain binary search, so any order gives numpy's answer.
     """
     n = v.shape[0]
     m = a.shape[0]
@@ -203,17 +215,8 @@ def searchsorted_right(a: np.ndarray, v: np.ndarray) -> np.ndarray:
     for i in range(n):
         x = v[i]
         if i > 0 and x < v[i - 1]:
-            lo = 0
-            hi = m
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if a[mid] <= x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            j = lo
+            j = _first_greater(a, x, 0, m)
         else:
-            # gallop forward from the previous answer, then binary-search the bracket
             step = 1
             lo = j
             hi = j
@@ -221,15 +224,7 @@ def searchsorted_right(a: np.ndarray, v: np.ndarray) -> np.ndarray:
                 lo = hi + 1
                 hi = j + step
                 step <<= 1
-            if hi > m:
-                hi = m
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if a[mid] <= x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            j = lo
+            j = _first_greater(a, x, lo, hi if hi < m else m)
         out[i] = j
     return out
 

@@ -68,10 +68,6 @@ def test_segment_kernels(rng: np.random.Generator) -> None:
     hi = np.cumsum(nd).astype(np.int64)
     lo = hi - nd
     m = int(hi[-1])
-    rows = rng.random(m) < 0.1
-    got = K.seg_any(rows, lo, hi)
-    _same(got, K.seg_any.py_func(rows, lo, hi))
-    _same(got, np.array([rows[a:b].any() for a, b in zip(lo, hi, strict=True)]))
     action = rng.choice(np.array([1, 2, 3, 4, 5], np.uint8), m)
     size = rng.choice(np.array([100, 150, 200], np.int64), m)
     flags = rng.choice(np.array([0, 32, 128], np.uint8), m)
@@ -122,29 +118,25 @@ def test_session_and_snapshot_kernels(rng: np.random.Generator) -> None:
     r[state == 3] = 3
     r[state == 1] = 0
     _same(got, r)
-    cols = tuple(rng.integers(0, 2, 300).astype(np.int64) for _ in range(3))
-    skip = rng.random(300) < 0.3
-    same_prev = np.ones(300, bool)
-    for c in cols:
-        same_prev[1:] &= c[1:] == c[:-1]
-    for has_prev, prev in ((False, np.zeros(3, np.int64)), (True, np.array([c[0] for c in cols]))):
-        got = K.snapshot_unchanged(cols, skip, prev, has_prev)
-        _same(got, K.snapshot_unchanged.py_func(cols, skip, prev, has_prev))
-        same_prev[0] = has_prev  # row 0 equals prev when has_prev
-        _same(got, same_prev & ~skip)
-        rows = np.flatnonzero(rng.random(300) < 0.5)
-        ch = K.rows_changed(cols, rows, prev, has_prev)
-        _same(ch, K.rows_changed.py_func(cols, rows, prev, has_prev))
-        _same(ch, ~same_prev[rows])
+
+
+def _same_as_previous(cols: tuple[np.ndarray, ...], prev: np.ndarray, has_prev: bool) -> np.ndarray:
+    """Row i equals row i - 1 in every column (row 0: equals ``prev``, only when ``has_prev``)."""
+    same = np.ones(cols[0].shape[0], bool)
+    for j, c in enumerate(cols):
+        same[1:] &= c[1:] == c[:-1]
+        if c.shape[0]:
+            same[0] &= bool(has_prev) and c[0] == prev[j]
+    return same
 
 
 def test_column_by_column_unchanged_kernels(rng: np.random.Generator) -> None:
-    """``unchanged_rows`` / ``keep_unchanged`` (blocked, column by column) == ``snapshot_unchanged`` /
-    ``rows_changed`` (row by row), jitted == plain Python, for every block size and both prev cases."""
+    """``unchanged_rows`` / ``keep_unchanged`` (blocked, column by column) == the row-by-row definition,
+    jitted == plain Python, for every block size and both prev cases."""
     cols = tuple(rng.integers(0, 2, 300).astype(np.int64) for _ in range(3))
-    zero = np.zeros(300, bool)
     for has_prev, prev in ((False, np.zeros(3, np.int64)), (True, np.array([c[0] for c in cols]))):
-        expect = np.flatnonzero(K.snapshot_unchanged(cols, zero, prev, has_prev))
+        same = _same_as_previous(cols, prev, has_prev)
+        expect = np.flatnonzero(same)
         for block in (1, 7, 64, 300, 1000):
             got = K.unchanged_rows(cols, prev, has_prev, block)
             _same(got, K.unchanged_rows.py_func(cols, prev, has_prev, block))
@@ -153,7 +145,7 @@ def test_column_by_column_unchanged_kernels(rng: np.random.Generator) -> None:
         rows[0] = 0
         got = K.keep_unchanged(cols, rows, prev, has_prev)
         _same(got, K.keep_unchanged.py_func(cols, rows, prev, has_prev))
-        _same(got, rows[~K.rows_changed(cols, rows, prev, has_prev)])
+        _same(got, rows[same[rows]])
     empty = tuple(np.zeros(0, np.int64) for _ in range(2))
     assert K.unchanged_rows(empty, np.zeros(2, np.int64), True, 8).shape[0] == 0
 
