@@ -4,7 +4,9 @@
   (``ORDERFLOW_BENCH_DBN_RECORDS``, default 2,000,000 records = 736 MB) and decoded to all canonical
   columns (header, 20 prices, 20 sizes, 20 order counts) into reused buffers (bounded memory, as a
   streaming ingest would), in chunks of 65,536 records (outputs in DRAM) and of 1,024 records
-  (outputs stay in L2 for a consumer that processes chunk by chunk). A plain memory copy of the same
+  (outputs stay in L2 for a consumer that processes chunk by chunk); the DRAM case also through
+  ``decode_mbp_blocked`` (levels decoded into a small cache-resident scratch, then copied out one
+  column at a time: what ``read_dbn`` uses). A plain memory copy of the same
   bytes is printed next to it: decoding reads 368 and writes ~450 bytes per record, so with DRAM
   outputs it is bounded by memory bandwidth, and the copy shows what this machine allows.
 * MBO: the ESH4 reopen day (68,792 records), replicated with shifted order ids and a CLEAR in front
@@ -83,16 +85,22 @@ def test_bench_dbn_mbp10_decode(shared_data: Any, tmp_path: Path) -> None:
     depth = 10
     check = [0]
 
-    def decoder(chunk: int) -> Any:
+    def decoder(chunk: int, blocked: bool = False) -> Any:
         bufs = D.mbp_buffers(chunk, depth)
         for a in bufs.values():
             a[...] = 1  # touch the pages once: the chunks reuse them
         args = list(bufs.values())
+        scratch = D.mbp_scratch(depth)
 
         def decode_all() -> None:
             off, r, total = 0, 0, 0
             while True:
-                k, off, r = K.decode_mbp(u8, u32, off, r, stop, K.RTYPE_MBP10, depth, chunk, *args)
+                if blocked:
+                    k, off, r = K.decode_mbp_blocked(
+                        u8, u32, off, r, stop, K.RTYPE_MBP10, depth, chunk, *args, *scratch
+                    )
+                else:
+                    k, off, r = K.decode_mbp(u8, u32, off, r, stop, K.RTYPE_MBP10, depth, chunk, *args)
                 if k == 0:
                     break
                 total += k
@@ -106,10 +114,14 @@ def test_bench_dbn_mbp10_decode(shared_data: Any, tmp_path: Path) -> None:
     dst = np.ones(len(u8), np.uint8)
 
     rates = {}
-    for chunk in (CHUNK, SMALL_CHUNK):
-        fn = decoder(chunk)
+    for key, chunk, blocked in (
+        ("blocked", CHUNK, True),
+        ("direct", CHUNK, False),
+        ("small", SMALL_CHUNK, False),
+    ):
+        fn = decoder(chunk, blocked)
         fn()  # JIT warm-up
-        rates[chunk] = _rate(n, _best(fn))
+        rates[key] = _rate(n, _best(fn))
         assert check[0] == n
     t_scan = _best(scan)
     r_scan = _rate(n, t_scan)
@@ -124,8 +136,16 @@ def test_bench_dbn_mbp10_decode(shared_data: Any, tmp_path: Path) -> None:
     assert n == counts[K.RTYPE_MBP10]
     mb = len(u8) / 1e6
     print(f"\nDBN MBP-10, {n:,} records ({mb:,.0f} MB uncompressed, in memory):")
-    print(f"  decode to canonical columns, chunks of {CHUNK:,} (in DRAM): {rates[CHUNK]}")
-    print(f"  decode to canonical columns, chunks of {SMALL_CHUNK:,} (cache-resident): {rates[SMALL_CHUNK]}")
+    print(
+        f"  decode to canonical columns, chunks of {CHUNK:,} (in DRAM), levels through a "
+        f"{K.MBP_BLOCK}-record cache-resident scratch (decode_mbp_blocked, read_dbn's path): {rates['blocked']}"
+    )
+    print(
+        f"  decode to canonical columns, chunks of {CHUNK:,} (in DRAM), direct (decode_mbp): {rates['direct']}"
+    )
+    print(
+        f"  decode to canonical columns, chunks of {SMALL_CHUNK:,} (cache-resident), direct: {rates['small']}"
+    )
     print(f"  record scan (counts by rtype)                  : {r_scan}")
     print(f"  memcpy of the same bytes (bandwidth reference) : {r_copy}")
     print(f"  read_dbn end to end ({m:,} records, decode + snapshots + SET deltas + frames): {r_read}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from math import gcd
@@ -148,6 +149,24 @@ def open_text_lines(path: str | Path) -> Iterator[bytes]:
                 yield raw.rstrip(b"\r\n")
 
 
+def _gunzip(raw: bytes) -> bytes:
+    """``gzip.decompress`` in one zlib call per member: zlib checks each member's CRC-32 and length
+    while inflating (``gzip.decompress`` runs a separate ``crc32`` pass over the output). Any error
+    is left to ``gzip.decompress``, which raises its usual exception."""
+    parts: list[bytes] = []
+    rest = raw
+    try:
+        while rest:
+            d = zlib.decompressobj(wbits=31)
+            parts.append(d.decompress(rest))
+            if not d.eof:
+                return gzip.decompress(raw)
+            rest = d.unused_data.lstrip(b"\x00")
+    except zlib.error:
+        return gzip.decompress(raw)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def read_all_bytes(path: str | Path) -> bytes:
     """Whole decompressed content of a plain, gzip or single-member zip file (CR LF -> LF)."""
     p = Path(path)
@@ -155,7 +174,7 @@ def read_all_bytes(path: str | Path) -> bytes:
         head = f.read(4)
     if head[:2] == b"\x1f\x8b":
         with open(p, "rb") as f:
-            data = gzip.decompress(f.read())
+            data = _gunzip(f.read())
     elif head == b"PK\x03\x04":
         with zipfile.ZipFile(p) as z:
             names = [n for n in z.namelist() if not n.endswith("/")]
@@ -495,7 +514,6 @@ __all__ = [
     "ranges_index",
     "read_all_bytes",
     "scan_json_lines",
-    "scan_pairs",
     "write_result",
 ]
 
@@ -518,51 +536,116 @@ def ranges_index(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.cumsum(out)
 
 
-@jit
-def _slot(keys: np.ndarray, used: np.ndarray, p: int) -> int:
-    """Open-addressing slot of price ``p`` (linear probing; keys are never removed)."""
-    mask = keys.shape[0] - 1
+@jit(inline="always")
+def _slot2(keys: np.ndarray, used: np.ndarray, sd: int, p: int) -> int:
+    """Open-addressing slot of price ``p`` in row ``sd`` of the 2-D tables (linear probing; keys are
+    never removed; indexing the 2-D tables makes no array views: nothing to reference-count)."""
+    mask = keys.shape[1] - 1
     h = p ^ (p >> 16) ^ (p >> 32)
     i = (h * 40503) & mask
-    while used[i] and keys[i] != p:
+    while used[sd, i] and keys[sd, i] != p:
         i = (i + 1) & mask
     return i
 
 
-@jit
-def _heap_push(heap: np.ndarray, n: int, v: int) -> int:
+@jit(inline="always")
+def _heap_push2(heap: np.ndarray, sd: int, n: int, v: int) -> int:
     i = n
-    heap[i] = v
+    heap[sd, i] = v
     while i > 0:
         parent = (i - 1) >> 1
-        if heap[parent] >= heap[i]:
+        if heap[sd, parent] >= heap[sd, i]:
             break
-        tmp = heap[parent]
-        heap[parent] = heap[i]
-        heap[i] = tmp
+        tmp = heap[sd, parent]
+        heap[sd, parent] = heap[sd, i]
+        heap[sd, i] = tmp
         i = parent
     return n + 1
 
 
-@jit
-def _heap_pop(heap: np.ndarray, n: int) -> int:
+@jit(inline="always")
+def _heap_pop2(heap: np.ndarray, sd: int, n: int) -> int:
     n -= 1
-    heap[0] = heap[n]
+    heap[sd, 0] = heap[sd, n]
     i = 0
     while True:
         left = 2 * i + 1
         if left >= n:
             break
         c = left
-        if left + 1 < n and heap[left + 1] > heap[left]:
+        if left + 1 < n and heap[sd, left + 1] > heap[sd, left]:
             c = left + 1
-        if heap[i] >= heap[c]:
+        if heap[sd, i] >= heap[sd, c]:
             break
-        tmp = heap[c]
-        heap[c] = heap[i]
-        heap[i] = tmp
+        tmp = heap[sd, c]
+        heap[sd, c] = heap[sd, i]
+        heap[sd, i] = tmp
         i = c
     return n
+
+
+@jit(_nrt=False)
+def _book_bbo_run(
+    ev_reset: np.ndarray,
+    ev_start: np.ndarray,
+    ev_end: np.ndarray,
+    side: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    keys: np.ndarray,
+    vals: np.ndarray,
+    used: np.ndarray,
+    heap: np.ndarray,
+    nh: np.ndarray,
+    cnt: np.ndarray,
+    out: np.ndarray,
+    e: int,
+) -> int:
+    """Events ``e..`` of :func:`book_bbo_kernel` on the given state; stops (returning the event index)
+    before an event that could fill either hash table beyond half its capacity. Allocates nothing, so it
+    is compiled without reference counting (the inlined helpers take arrays)."""
+    n_ev = ev_start.shape[0]
+    cap = keys.shape[1]
+    while e < n_ev:
+        if ev_reset[e]:
+            for sd in range(2):
+                for i in range(cap):
+                    used[sd, i] = False
+                nh[sd] = 0
+                cnt[sd] = 0
+        if 2 * (max(cnt[0], cnt[1]) + ev_end[e] - ev_start[e]) > cap:
+            return e
+        for r in range(ev_start[e], ev_end[e]):
+            sd = 0 if side[r] > 0 else 1
+            p = price[r]
+            q = size[r]
+            i = _slot2(keys, used, sd, p)
+            old = 0
+            if used[sd, i]:
+                old = vals[sd, i]
+            else:
+                used[sd, i] = True
+                keys[sd, i] = p
+                cnt[sd] += 1
+            vals[sd, i] = q
+            if q > 0 and old == 0:
+                nh[sd] = _heap_push2(heap, sd, nh[sd], p if sd == 0 else -p)
+        for sd in range(2):
+            while nh[sd] > 0:
+                top = heap[sd, 0] if sd == 0 else -heap[sd, 0]
+                i = _slot2(keys, used, sd, top)
+                if used[sd, i] and vals[sd, i] > 0:
+                    break
+                nh[sd] = _heap_pop2(heap, sd, nh[sd])
+            if nh[sd] > 0:
+                top = heap[sd, 0] if sd == 0 else -heap[sd, 0]
+                out[e, 2 * sd] = top
+                out[e, 2 * sd + 1] = vals[sd, _slot2(keys, used, sd, top)]
+            else:
+                out[e, 2 * sd] = -1
+                out[e, 2 * sd + 1] = 0
+        e += 1
+    return e
 
 
 @jit
@@ -581,47 +664,51 @@ def book_bbo_kernel(
     the new level size (0 deletes). Each side is a hash table price -> size plus a max-heap of prices
     (asks negated) with lazy deletion: O(log n) per update whatever the depth of the level.
     Returns int64 ``(n_events, 4)``: bid_px, bid_sz, ask_px, ask_sz; an empty side is (-1, 0).
+
+    The hash tables start small (they stay in cache) and are rebuilt, keeping only the levels with a
+    size, whenever an event could fill one beyond half its capacity (:func:`_book_bbo_run`).
     """
     n_ev = ev_start.shape[0]
-    cap = 16
-    while cap < 2 * (price.shape[0] + 1):
-        cap *= 2
+    cap = 1024
     keys = np.zeros((2, cap), dtype=np.int64)
     vals = np.zeros((2, cap), dtype=np.int64)
     used = np.zeros((2, cap), dtype=np.bool_)
-    heap = np.zeros((2, price.shape[0] + 1), dtype=np.int64)
+    heap = np.empty((2, price.shape[0] + 1), dtype=np.int64)
     nh = np.zeros(2, dtype=np.int64)
+    cnt = np.zeros(2, dtype=np.int64)
     out = np.empty((n_ev, 4), dtype=np.int64)
-    for e in range(n_ev):
-        if ev_reset[e]:
-            used[:, :] = False
-            nh[:] = 0
-        for r in range(ev_start[e], ev_end[e]):
-            sd = 0 if side[r] > 0 else 1
-            p = price[r]
-            q = size[r]
-            i = _slot(keys[sd], used[sd], p)
-            old = vals[sd, i] if used[sd, i] else 0
-            if not used[sd, i]:
-                used[sd, i] = True
-                keys[sd, i] = p
-            vals[sd, i] = q
-            if q > 0 and old == 0:
-                nh[sd] = _heap_push(heap[sd], nh[sd], p if sd == 0 else -p)
+    e = 0
+    while True:
+        e = _book_bbo_run(
+            ev_reset, ev_start, ev_end, side, price, size, keys, vals, used, heap, nh, cnt, out, e
+        )
+        if e >= n_ev:
+            break
+        # rebuild: live levels only (a level of size 0 and an absent one read the same)
+        live = 0
         for sd in range(2):
-            while nh[sd] > 0:
-                top = heap[sd, 0] if sd == 0 else -heap[sd, 0]
-                i = _slot(keys[sd], used[sd], top)
+            k = 0
+            for i in range(cap):
                 if used[sd, i] and vals[sd, i] > 0:
-                    break
-                nh[sd] = _heap_pop(heap[sd], nh[sd])
-            if nh[sd] > 0:
-                top = heap[sd, 0] if sd == 0 else -heap[sd, 0]
-                out[e, 2 * sd] = top
-                out[e, 2 * sd + 1] = vals[sd, _slot(keys[sd], used[sd], top)]
-            else:
-                out[e, 2 * sd] = -1
-                out[e, 2 * sd + 1] = 0
+                    k += 1
+            live = max(live, k)
+        new_cap = 1024
+        while new_cap < 4 * (live + ev_end[e] - ev_start[e]):
+            new_cap *= 2
+        k2 = np.zeros((2, new_cap), dtype=np.int64)
+        v2 = np.zeros((2, new_cap), dtype=np.int64)
+        u2 = np.zeros((2, new_cap), dtype=np.bool_)
+        for sd in range(2):
+            c = 0
+            for i in range(cap):
+                if used[sd, i] and vals[sd, i] > 0:
+                    j = _slot2(k2, u2, sd, keys[sd, i])
+                    u2[sd, j] = True
+                    k2[sd, j] = keys[sd, i]
+                    v2[sd, j] = vals[sd, i]
+                    c += 1
+            cnt[sd] = c
+        keys, vals, used, cap = k2, v2, u2, new_cap
     return out
 
 
@@ -639,6 +726,68 @@ def parse_decimals_kernel(
     return parse_decimal_ranges(data, offsets[:-1], offsets[1:], digits)
 
 
+@jit(inline="always")
+def _dec(data: np.ndarray, i: int, end: int, digits: int) -> tuple[int, bool]:
+    """Exact decimal ``data[i:end]`` -> (count of ``10**-digits``, ok); see :func:`parse_decimal_ranges`."""
+    neg = False
+    if i < end and data[i] == 45:
+        neg = True
+        i += 1
+    mag = 0
+    frac = 0
+    dot = False
+    ndig = 0
+    ok = True
+    while i < end:
+        c = int(data[i])
+        i += 1
+        if c == 46:
+            if dot:
+                ok = False
+                break
+            dot = True
+            continue
+        if c < 48 or c > 57:
+            ok = False
+            break
+        d = c - 48
+        ndig += 1
+        if dot:
+            if frac < digits:
+                if mag > _I64_MAX_DIV10 or (mag == _I64_MAX_DIV10 and d > 7):
+                    ok = False
+                    break
+                mag = mag * 10 + d
+                frac += 1
+            elif d != 0:
+                ok = False
+                break
+        else:
+            if mag > _I64_MAX_DIV10 or (mag == _I64_MAX_DIV10 and d > 7):
+                ok = False
+                break
+            mag = mag * 10 + d
+    if ok and ndig > 0:
+        for _ in range(digits - frac):
+            if mag > _I64_MAX_DIV10:
+                ok = False
+                break
+            mag *= 10
+    if not ok or ndig == 0:
+        return 0, False
+    return (-mag if neg else mag), True
+
+
+@jit(_nrt=False)
+def _parse_decimal_ranges_into(
+    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, digits: int, out: np.ndarray, bad: np.ndarray
+) -> None:
+    for k in range(starts.shape[0]):
+        v, ok = _dec(data, starts[k], ends[k], digits)
+        out[k] = v
+        bad[k] = not ok
+
+
 @jit
 def parse_decimal_ranges(
     data: np.ndarray, starts: np.ndarray, ends: np.ndarray, digits: int
@@ -649,59 +798,9 @@ def parse_decimal_ranges(
     overflow is bad. Same rules as :func:`dec_to_int`.
     """
     n = starts.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    bad = np.zeros(n, dtype=np.bool_)
-    for k in range(n):
-        i = starts[k]
-        end = ends[k]
-        neg = False
-        if i < end and data[i] == 45:
-            neg = True
-            i += 1
-        mag = 0
-        frac = 0
-        dot = False
-        ndig = 0
-        ok = True
-        while i < end:
-            c = int(data[i])
-            i += 1
-            if c == 46:
-                if dot:
-                    ok = False
-                    break
-                dot = True
-                continue
-            if c < 48 or c > 57:
-                ok = False
-                break
-            d = c - 48
-            ndig += 1
-            if dot:
-                if frac < digits:
-                    if mag > _I64_MAX_DIV10 or (mag == _I64_MAX_DIV10 and d > 7):
-                        ok = False
-                        break
-                    mag = mag * 10 + d
-                    frac += 1
-                elif d != 0:
-                    ok = False
-                    break
-            else:
-                if mag > _I64_MAX_DIV10 or (mag == _I64_MAX_DIV10 and d > 7):
-                    ok = False
-                    break
-                mag = mag * 10 + d
-        if ok and ndig > 0:
-            for _ in range(digits - frac):
-                if mag > _I64_MAX_DIV10:
-                    ok = False
-                    break
-                mag *= 10
-        if not ok or ndig == 0:
-            bad[k] = True
-            continue
-        out[k] = -mag if neg else mag
+    out = np.empty(n, dtype=np.int64)
+    bad = np.empty(n, dtype=np.bool_)
+    _parse_decimal_ranges_into(data, starts, ends, digits, out, bad)
     return out, bad
 
 
@@ -744,14 +843,14 @@ def key_table(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return tab, np.array([len(k) for k in keys], dtype=np.int64)
 
 
-@jit
+@jit(inline="always")
 def _ws(buf: np.ndarray, i: int, end: int) -> int:
     while i < end and (buf[i] == 32 or buf[i] == 9 or buf[i] == 13 or buf[i] == 10):
         i += 1
     return i
 
 
-@jit
+@jit(inline="always")
 def _skip_string(buf: np.ndarray, i: int, end: int) -> tuple[int, bool]:
     """``buf[i]`` is the opening quote; returns (index of the closing quote or -1, had an escape)."""
     j = i + 1
@@ -768,7 +867,7 @@ def _skip_string(buf: np.ndarray, i: int, end: int) -> tuple[int, bool]:
     return -1, esc
 
 
-@jit
+@jit(inline="always")
 def _skip_nested(buf: np.ndarray, i: int, end: int) -> int:
     """``buf[i]`` opens an array or object; returns the index after its matching close, or -1."""
     depth = 0
@@ -791,7 +890,7 @@ def _skip_nested(buf: np.ndarray, i: int, end: int) -> int:
     return -1
 
 
-@jit
+@jit(inline="always")
 def _key_slot(buf: np.ndarray, ks: int, ke: int, keytab: np.ndarray, keylen: np.ndarray) -> int:
     n = ke - ks
     for k in range(keytab.shape[0]):
@@ -807,7 +906,48 @@ def _key_slot(buf: np.ndarray, ks: int, ke: int, keytab: np.ndarray, keylen: np.
     return -1
 
 
-@jit
+@jit(inline="always")
+def _scan_value(buf: np.ndarray, i: int, end: int) -> tuple[int, int, int, int]:
+    """Scan the JSON value starting at ``buf[i]`` (``i < end``).
+
+    Returns ``(type, start, end, next)``: the ``JT_*`` type code, the value's span (strings without
+    their quotes) and the index after the value; ``next = -1`` on a syntax error.
+    """
+    c = buf[i]
+    if c == 34:
+        q, esc = _skip_string(buf, i, end)
+        if q < 0:
+            return 0, i, i, -1
+        return (8 if esc else 1), i + 1, q, q + 1
+    if c == 91 or c == 123:
+        e0 = _skip_nested(buf, i, end)
+        if e0 < 0:
+            return 0, i, i, -1
+        return (6 if c == 91 else 7), i, e0, e0
+    if c == 116 or c == 110:  # true / null
+        if i + 4 > end:
+            return 0, i, i, -1
+        return (3 if c == 116 else 5), i, i + 4, i + 4
+    if c == 102:  # false
+        if i + 5 > end:
+            return 0, i, i, -1
+        return 4, i, i + 5, i + 5
+    if c == 45 or (c >= 48 and c <= 57):
+        j = i + 1
+        while j < end and (
+            (buf[j] >= 48 and buf[j] <= 57)
+            or buf[j] == 46
+            or buf[j] == 101
+            or buf[j] == 69
+            or buf[j] == 43
+            or buf[j] == 45
+        ):
+            j += 1
+        return 2, i, j, j
+    return 0, i, i, -1
+
+
+@jit(inline="always")
 def _scan_object(
     buf: np.ndarray,
     i: int,
@@ -843,49 +983,8 @@ def _scan_object(
         i = _ws(buf, i + 1, end)
         if i >= end:
             return -1, ds, de
-        c = buf[i]
-        s0 = i
-        if c == 34:
-            q, esc = _skip_string(buf, i, end)
-            if q < 0:
-                return -1, ds, de
-            t = 8 if esc else 1
-            s0 = i + 1
-            e0 = q
-            i = q + 1
-        elif c == 91 or c == 123:
-            e0 = _skip_nested(buf, i, end)
-            if e0 < 0:
-                return -1, ds, de
-            t = 6 if c == 91 else 7
-            i = e0
-        elif c == 116 or c == 110:  # true / null
-            if i + 4 > end:
-                return -1, ds, de
-            t = 3 if c == 116 else 5
-            e0 = i + 4
-            i = e0
-        elif c == 102:  # false
-            if i + 5 > end:
-                return -1, ds, de
-            t = 4
-            e0 = i + 5
-            i = e0
-        elif c == 45 or (c >= 48 and c <= 57):
-            j = i + 1
-            while j < end and (
-                (buf[j] >= 48 and buf[j] <= 57)
-                or buf[j] == 46
-                or buf[j] == 101
-                or buf[j] == 69
-                or buf[j] == 43
-                or buf[j] == 45
-            ):
-                j += 1
-            t = 2
-            e0 = j
-            i = j
-        else:
+        t, s0, e0, i = _scan_value(buf, i, end)
+        if i < 0:
             return -1, ds, de
         if slot >= 0:
             if slot == data_slot and t == 7:
@@ -903,6 +1002,70 @@ def _scan_object(
             return i + 1, ds, de
         return -1, ds, de
     return -1, ds, de
+
+
+@jit(inline="always")
+def _scan_envelope(
+    buf: np.ndarray,
+    i: int,
+    end: int,
+    row: int,
+    vs: np.ndarray,
+    ve: np.ndarray,
+    vt: np.ndarray,
+    keytab: np.ndarray,
+    keylen: np.ndarray,
+    data_slot: int,
+) -> int:
+    """:func:`_scan_object` for a line's top-level object, descending into a ``data_slot`` object
+    value in the same pass (instead of skipping it, then scanning it again).
+
+    Same recorded values as scanning the object, then (when it holds ``data_slot`` objects) clearing
+    the row and scanning the last such object: each ``data_slot`` object clears the row and records
+    its own keys, and other keys are recorded only until the first one. Returns the index after the
+    object, or -1 on a syntax error.
+    """
+    seen = False
+    i = _ws(buf, i + 1, end)
+    if i < end and buf[i] == 125:
+        return i + 1
+    while i < end:
+        if buf[i] != 34:
+            return -1
+        q, _ = _skip_string(buf, i, end)
+        if q < 0:
+            return -1
+        slot = _key_slot(buf, i + 1, q, keytab, keylen)
+        i = _ws(buf, q + 1, end)
+        if i >= end or buf[i] != 58:
+            return -1
+        i = _ws(buf, i + 1, end)
+        if i >= end:
+            return -1
+        c = buf[i]
+        if slot == data_slot and c == 123:
+            for m in range(keytab.shape[0]):
+                vt[row, m] = 0
+            seen = True
+            i, _, _ = _scan_object(buf, i, end, row, vs, ve, vt, keytab, keylen, -1)
+            if i < 0:
+                return -1
+        else:
+            t, s0, e0, i = _scan_value(buf, i, end)
+            if i < 0:
+                return -1
+            if slot >= 0 and not seen:
+                vs[row, slot] = s0
+                ve[row, slot] = e0
+                vt[row, slot] = t
+        i = _ws(buf, i, end)
+        if i < end and buf[i] == 44:
+            i = _ws(buf, i + 1, end)
+            continue
+        if i < end and buf[i] == 125:
+            return i + 1
+        return -1
+    return -1
 
 
 @jit
@@ -928,6 +1091,27 @@ def scan_json_lines(
     vs = np.zeros((n, k), dtype=np.int64)
     ve = np.zeros((n, k), dtype=np.int64)
     vt = np.zeros((n, k), dtype=np.int8)
+    scan_json_lines_into(buf, line_start, line_end, keytab, keylen, data_slot, ts, ok, vs, ve, vt)
+    return ts, ok, vs, ve, vt
+
+
+@jit(_nrt=False)
+def scan_json_lines_into(
+    buf: np.ndarray,
+    line_start: np.ndarray,
+    line_end: np.ndarray,
+    keytab: np.ndarray,
+    keylen: np.ndarray,
+    data_slot: int,
+    ts: np.ndarray,
+    ok: np.ndarray,
+    vs: np.ndarray,
+    ve: np.ndarray,
+    vt: np.ndarray,
+) -> None:
+    """:func:`scan_json_lines` into zeroed outputs of the caller (large numpy allocations get huge
+    pages; none here, so no reference counting around the inlined helpers)."""
+    n = line_start.shape[0]
     for r in range(n):
         i = line_start[r]
         end = line_end[r]
@@ -943,19 +1127,12 @@ def scan_json_lines(
         i = _ws(buf, i + 1, end)
         if i >= end or buf[i] != 123:
             continue
-        j, ds, de = _scan_object(buf, i, end, r, vs, ve, vt, keytab, keylen, data_slot)
+        j = _scan_envelope(buf, i, end, r, vs, ve, vt, keytab, keylen, data_slot)
         if j < 0:
             continue
         if _ws(buf, j, end) != end:
             continue
-        if ds >= 0:
-            for m in range(k):
-                vt[r, m] = 0
-            j2, _, _ = _scan_object(buf, ds, de, r, vs, ve, vt, keytab, keylen, -1)
-            if j2 != de:
-                continue
         ok[r] = True
-    return ts, ok, vs, ve, vt
 
 
 @jit
@@ -986,24 +1163,26 @@ def parse_int_ranges(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
     return out, bad
 
 
-@jit
-def scan_pairs(
+@jit(_nrt=False)
+def scan_levels(
     buf: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
-    fill: bool,
-    p_s: np.ndarray,
-    p_e: np.ndarray,
-    q_s: np.ndarray,
-    q_e: np.ndarray,
+    px_digits: int,
+    qty_digits: int,
     rows: np.ndarray,
+    px: np.ndarray,
+    qty: np.ndarray,
 ) -> tuple[int, int]:
-    """Arrays of ``["price", "qty"]`` string pairs in ``buf[starts[k]:ends[k]]`` -> string ranges.
+    """Scan the ``[["price", "qty"], ...]`` arrays in ``buf[starts[k]:ends[k]]`` and parse both exact
+    decimals in the same pass -> (array index ``k``, price, qty) per pair.
 
-    First call with ``fill=False`` to count pairs, then with output arrays of that size. Returns
-    (number of pairs, index of the first malformed array or -1).
+    The outputs must hold every pair (``sum(ends - starts) // 7 + 1`` always does: a pair takes at
+    least 7 bytes). Returns (number of pairs, index of the first array that is malformed or holds a
+    number that is not an exact decimal, or -1).
     """
     n = 0
+    cap = rows.shape[0]
     for k in range(starts.shape[0]):
         i = starts[k]
         end = ends[k]
@@ -1021,8 +1200,7 @@ def scan_pairs(
             a, esc = _skip_string(buf, i, end)
             if a < 0 or esc:
                 return n, k
-            ps = i + 1
-            pe = a
+            p, ok1 = _dec(buf, i + 1, a, px_digits)
             i = _ws(buf, a + 1, end)
             if i >= end or buf[i] != 44:
                 return n, k
@@ -1032,17 +1210,13 @@ def scan_pairs(
             b, esc = _skip_string(buf, i, end)
             if b < 0 or esc:
                 return n, k
-            qs = i + 1
-            qe = b
+            q, ok2 = _dec(buf, i + 1, b, qty_digits)
             i = _ws(buf, b + 1, end)
-            if i >= end or buf[i] != 93:
+            if i >= end or buf[i] != 93 or not ok1 or not ok2 or n >= cap:
                 return n, k
-            if fill:
-                p_s[n] = ps
-                p_e[n] = pe
-                q_s[n] = qs
-                q_e[n] = qe
-                rows[n] = k
+            rows[n] = k
+            px[n] = p
+            qty[n] = q
             n += 1
             i = _ws(buf, i + 1, end)
             if i < end and buf[i] == 44:
@@ -1052,3 +1226,105 @@ def scan_pairs(
                 break
             return n, k
     return n, -1
+
+
+@jit(inline="always")
+def _int(buf: np.ndarray, i: int, end: int) -> tuple[int, bool]:
+    """Integer ``buf[i:end]`` (``-?digits``, at most 18 digits) -> (value, ok); see parse_int_ranges."""
+    neg = False
+    if i < end and buf[i] == 45:
+        neg = True
+        i += 1
+    if i >= end or end - i > 18:
+        return 0, False
+    v = 0
+    while i < end:
+        c = int(buf[i])
+        if c < 48 or c > 57:
+            return 0, False
+        v = v * 10 + (c - 48)
+        i += 1
+    return (-v if neg else v), True
+
+
+@jit(_nrt=False)
+def ints_at(
+    buf: np.ndarray,
+    vs: np.ndarray,
+    ve: np.ndarray,
+    vt: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    out: np.ndarray,
+    present: np.ndarray,
+) -> int:
+    """Integer field ``k`` of the scanned lines ``rows`` (outputs of :func:`scan_json_lines`).
+
+    Fills ``out`` (0 where absent) and ``present``; returns 0, or 1 when a value is there but not a
+    number, 2 when a number is not a plain integer (:func:`parse_int_ranges` rules).
+    """
+    status = 0
+    for m in range(rows.shape[0]):
+        r = rows[m]
+        t = vt[r, k]
+        if t == 2:
+            v, ok = _int(buf, vs[r, k], ve[r, k])
+            if not ok:
+                return 2
+            out[m] = v
+            present[m] = True
+        else:
+            if t != 0:
+                status = 1
+            out[m] = 0
+            present[m] = False
+    return status
+
+
+@jit(_nrt=False)
+def decs_at(
+    buf: np.ndarray,
+    vs: np.ndarray,
+    ve: np.ndarray,
+    vt: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    digits: int,
+    out: np.ndarray,
+) -> int:
+    """Decimal-string field ``k`` of the scanned lines ``rows`` -> ``out``; returns 0, or 1 when a
+    value is missing or not a plain string, 2 when a string is not an exact decimal."""
+    for m in range(rows.shape[0]):
+        r = rows[m]
+        if vt[r, k] != 1:
+            return 1
+        v, ok = _dec(buf, vs[r, k], ve[r, k], digits)
+        if not ok:
+            return 2
+        out[m] = v
+    return 0
+
+
+@jit(_nrt=False)
+def equals_at(
+    buf: np.ndarray,
+    vs: np.ndarray,
+    ve: np.ndarray,
+    vt: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    pat: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``out[m]``: field ``k`` of line ``rows[m]`` is a plain string equal to the bytes ``pat``."""
+    n = pat.shape[0]
+    for m in range(rows.shape[0]):
+        r = rows[m]
+        same = vt[r, k] == 1 and ve[r, k] - vs[r, k] == n
+        if same:
+            s0 = vs[r, k]
+            for j in range(n):
+                if buf[s0 + j] != pat[j]:
+                    same = False
+                    break
+        out[m] = same

@@ -99,8 +99,16 @@ def scan_records(u8, n_bytes, counts, short):
     record running past the end). ``short[rtype]`` counts decodable-rtype records whose length is
     too small for their layout (they are skipped by the decoders).
     """
-    off = 0
-    n = 0
+    return scan_records_from(u8, 0, 0, n_bytes, counts, short)
+
+
+@jit
+def scan_records_from(u8, off, n, n_bytes, counts, short):
+    """:func:`scan_records` resumed at byte ``off`` after ``n`` records, over ``u8[:n_bytes]``.
+
+    Calling it again with the returned ``(n, stop)`` as more bytes become available gives the same
+    result as one call over all of them (a reader can count each chunk while it is in cache).
+    """
     while off + 2 <= n_bytes:
         length = int(u8[off]) * 4
         if length < 16 or off + length > n_bytes:
@@ -232,7 +240,28 @@ def decode_mbp(
     return k, off, r
 
 
-@jit
+@jit(inline="always")
+def _distinct_prices(prev_px, base, depth):
+    """The valid prices of ``prev_px[base:base + depth]`` are strictly monotone (hence distinct)."""
+    inc = True
+    dec = True
+    last = np.int64(0)
+    have = False
+    for a in range(depth):
+        p = prev_px[base + a]
+        if p == UNDEF:
+            continue
+        if have:
+            if p <= last:
+                inc = False
+            if p >= last:
+                dec = False
+        last = p
+        have = True
+    return inc or dec
+
+
+@jit(_nrt=False)
 def diff_levels(lv_px, lv_sz, depth, i0, n, ts_event, ts_recv, seq, flags, out, pos, lost, prev_px, prev_sz):
     """BOOK_DELTAS SET rows that turn each snapshot into the next (row-wise, both sides).
 
@@ -247,21 +276,92 @@ def diff_levels(lv_px, lv_sz, depth, i0, n, ts_event, ts_recv, seq, flags, out, 
     """
     cap = out.shape[1]
     i = i0
+    mono_bid = _distinct_prices(prev_px, 0, depth)  # kept up to date as prev_px changes
+    mono_ask = _distinct_prices(prev_px, depth, depth)
     while i < n:
         if pos + 4 * depth > cap:
             return i, pos, lost
         start = pos
         fl = np.int64(flags[i])
+        moved_bid = False
+        moved_ask = False
         for s in range(2):
             sd = 1 if s == 0 else -1
             base = s * depth
-            # removed levels
+            # fast path, the usual update: the side's prices are where they were and distinct
+            # (strictly monotone), so a price can only match at its own level
+            same = True
+            for a in range(depth):
+                if lv_px[base + a, i] != prev_px[base + a]:
+                    same = False
+                    break
+            if s == 0:
+                moved_bid = not same
+            else:
+                moved_ask = not same
+            if same and (mono_bid if s == 0 else mono_ask):
+                for a in range(depth):
+                    p = prev_px[base + a]
+                    if p == UNDEF or prev_sz[base + a] == 0 or lv_sz[base + a, i] != 0:
+                        continue
+                    out[0, pos] = ts_event[i]
+                    out[1, pos] = ts_recv[i]
+                    out[2, pos] = seq[i]
+                    out[3, pos] = sd
+                    out[4, pos] = D_SET
+                    out[5, pos] = p
+                    out[6, pos] = 0
+                    out[7, pos] = 0
+                    out[8, pos] = fl
+                    pos += 1
+                for b in range(depth):
+                    q = lv_px[base + b, i]
+                    qs = np.int64(lv_sz[base + b, i])
+                    if q == UNDEF or qs == 0:
+                        continue
+                    old = prev_sz[base + b]
+                    if old == 0:
+                        old = -1
+                    if old != qs:
+                        out[0, pos] = ts_event[i]
+                        out[1, pos] = ts_recv[i]
+                        out[2, pos] = seq[i]
+                        out[3, pos] = sd
+                        out[4, pos] = D_SET
+                        out[5, pos] = q
+                        out[6, pos] = qs
+                        out[7, pos] = 0
+                        out[8, pos] = fl
+                        pos += 1
+                continue
+            # the previous side's live prices are distinct when strictly monotone (the normal case):
+            # then any match is the first match and the searches below may start at the same level
+            inc = True
+            dec = True
+            last = np.int64(0)
+            have = False
+            for a in range(depth):
+                p = prev_px[base + a]
+                if p == UNDEF or prev_sz[base + a] == 0:
+                    continue
+                if have:
+                    if p <= last:
+                        inc = False
+                    if p >= last:
+                        dec = False
+                last = p
+                have = True
+            distinct = inc or dec
+            # removed levels (any match will do: searched from the same level on, wrapping around)
             for a in range(depth):
                 p = prev_px[base + a]
                 if p == UNDEF or prev_sz[base + a] == 0:
                     continue
                 found = False
-                for b in range(depth):
+                for t in range(depth):
+                    b = a + t
+                    if b >= depth:
+                        b -= depth
                     if lv_px[base + b, i] == p and lv_sz[base + b, i] != 0:
                         found = True
                         break
@@ -283,7 +383,12 @@ def diff_levels(lv_px, lv_sz, depth, i0, n, ts_event, ts_recv, seq, flags, out, 
                 if q == UNDEF or qs == 0:
                     continue
                 old = np.int64(-1)
-                for a in range(depth):
+                for t in range(depth):
+                    a = t
+                    if distinct:
+                        a = b + t
+                        if a >= depth:
+                            a -= depth
                     if prev_px[base + a] == q and prev_sz[base + a] != 0:
                         old = prev_sz[base + a]
                         break
@@ -301,6 +406,10 @@ def diff_levels(lv_px, lv_sz, depth, i0, n, ts_event, ts_recv, seq, flags, out, 
         for j in range(2 * depth):
             prev_px[j] = lv_px[j, i]
             prev_sz[j] = lv_sz[j, i]
+        if moved_bid:
+            mono_bid = _distinct_prices(prev_px, 0, depth)
+        if moved_ask:
+            mono_ask = _distinct_prices(prev_px, depth, depth)
         for j in range(start, pos - 1):
             out[8, j] = out[8, j] & NOT_LAST
         if (fl & F_LAST) != 0 and pos == start:
@@ -351,3 +460,121 @@ def mbo_to_l3(action, side, flags, n, l3_action, l3_side, l3_flags, ext_flags):
             dirty = False
         elif l3_action[i] != 0:
             dirty = True
+
+
+MBP_BLOCK = (
+    512  # records per block of decode_mbp_blocked: its level scratch (~100 KB at depth 10) stays in L2
+)
+
+
+@jit
+def decode_mbp_blocked(
+    u8,
+    u32,
+    off0,
+    r0,
+    stop,
+    rtype,
+    depth,
+    n_out,
+    iid,
+    ts_event,
+    ts_recv,
+    price,
+    size,
+    flags,
+    action,
+    side,
+    sequence,
+    rec,
+    lv_px,
+    lv_sz,
+    lv_ct,
+    s_px,
+    s_sz,
+    s_ct,
+):
+    """:func:`decode_mbp` with the level columns decoded block by block through a scratch.
+
+    Writing one record's levels touches ``6 * depth`` output columns at once (60 write streams at
+    depth 10), more than the cache can combine when the outputs are in DRAM. Here each block of
+    ``s_px.shape[1]`` records is decoded into the cache-resident scratch ``s_px/s_sz/s_ct``
+    (same layout, ``(2 * depth, block)``), then copied out one output column at a time: long
+    sequential writes. Same arguments and results as :func:`decode_mbp` plus the scratch.
+    """
+    block = s_px.shape[1]
+    off = off0
+    r = r0
+    k = 0
+    while off < stop and k < n_out:
+        m = min(block, n_out - k)
+        kb, off, r = decode_mbp(
+            u8,
+            u32,
+            off,
+            r,
+            stop,
+            rtype,
+            depth,
+            m,
+            iid[k:],
+            ts_event[k:],
+            ts_recv[k:],
+            price[k:],
+            size[k:],
+            flags[k:],
+            action[k:],
+            side[k:],
+            sequence[k:],
+            rec[k:],
+            s_px,
+            s_sz,
+            s_ct,
+        )
+        for j in range(2 * depth):
+            lv_px[j, k : k + kb] = s_px[j, :kb]
+            lv_sz[j, k : k + kb] = s_sz[j, :kb]
+            lv_ct[j, k : k + kb] = s_ct[j, :kb]
+        k += kb
+    return k, off, r
+
+
+@jit
+def distinct_gcd(prices, need, limit):
+    """Tick-size evidence from ``prices`` without sorting them.
+
+    Considers the first ``limit`` prices that are neither UNDEF nor 0. Returns ``(d, g)``: ``d`` the
+    number of distinct values among them, counted up to ``need`` (``d == need`` means at least that
+    many), and ``g`` the gcd of their absolute values (the gcd of the distinct values: repeats do not
+    change it). ``(-1, 0)`` when a value has no int64 absolute value (the caller uses numpy instead).
+    """
+    seen = np.empty(max(need, 1), np.int64)
+    d = 0
+    g = np.int64(0)
+    last = np.int64(0)
+    taken = 0
+    for i in range(prices.shape[0]):
+        x = prices[i]
+        if x == UNDEF or x == 0:
+            continue
+        if taken == limit:
+            break
+        taken += 1
+        if x == last:
+            continue
+        last = x
+        if x == -UNDEF - 1:
+            return -1, np.int64(0)
+        if d < need:
+            new = True
+            for j in range(d):
+                if seen[j] == x:
+                    new = False
+                    break
+            if new:
+                seen[d] = x
+                d += 1
+        a = x if x > 0 else -x
+        while a != 0:
+            g, a = a, g % a
+    return d, g

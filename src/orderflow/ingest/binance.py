@@ -57,7 +57,6 @@ import numpy as np
 import orjson
 import polars as pl
 
-from orderflow._numba import jit
 from orderflow.core.enums import UNDEF_PRICE, AggressorSide, BookAction, Flags, Side, TradeKind
 from orderflow.core.errors import ConfigError, DataFormatError
 from orderflow.core.instruments import Instrument
@@ -83,16 +82,17 @@ from orderflow.ingest._crypto import (
     TradeCols,
     book_bbo_kernel,
     dec_to_int,
+    decs_at,
+    equals_at,
     infer_tick,
     int_to_dec,
+    ints_at,
     key_table,
     open_text_lines,
-    parse_decimal_ranges,
-    parse_int_ranges,
     ranges_index,
     read_all_bytes,
-    scan_json_lines,
-    scan_pairs,
+    scan_json_lines_into,
+    scan_levels,
     write_result,
 )
 
@@ -1060,24 +1060,6 @@ _KEYS = [
 _SL = {k: i for i, k in enumerate(_KEYS)}
 
 
-@jit
-def _ranges_equal(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, pat: np.ndarray) -> np.ndarray:
-    """Which ranges ``buf[starts[k]:ends[k]]`` equal the bytes ``pat``."""
-    n = starts.shape[0]
-    out = np.zeros(n, dtype=np.bool_)
-    m = pat.shape[0]
-    for k in range(n):
-        if ends[k] - starts[k] != m:
-            continue
-        same = True
-        for j in range(m):
-            if buf[starts[k] + j] != pat[j]:
-                same = False
-                break
-        out[k] = same
-    return out
-
-
 def _pat(text: str) -> np.ndarray:
     return np.frombuffer(text.encode(), dtype=np.uint8).copy()
 
@@ -1104,7 +1086,18 @@ class _Scan:
             fidx.append(np.full(len(st), i, dtype=np.int32))
             lnum.append(np.arange(1, len(st) + 1, dtype=np.int64))
             off += len(arr) + 1
-        self.buf = np.frombuffer(b"\n".join(blobs), dtype=np.uint8) if blobs else np.zeros(1, np.uint8)
+        if len(blobs) == 1:
+            self.buf = np.frombuffer(blobs[0], dtype=np.uint8)
+        elif blobs:  # the files joined by newlines (a numpy buffer: huge pages, unlike a bytes join)
+            self.buf = np.empty(off - 1, dtype=np.uint8)
+            pos = 0
+            for blob in blobs:
+                if pos:
+                    self.buf[pos - 1] = 10
+                self.buf[pos : pos + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
+                pos += len(blob) + 1
+        else:
+            self.buf = np.zeros(1, np.uint8)
         if not len(self.buf):
             self.buf = np.zeros(1, np.uint8)
         self.start = np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, np.int64)
@@ -1112,8 +1105,26 @@ class _Scan:
         self.fidx = np.concatenate(fidx) if fidx else np.zeros(0, np.int32)
         self.lnum = np.concatenate(lnum) if lnum else np.zeros(0, np.int64)
         tab, lens = key_table(_KEYS)
-        self.ts, self.ok, self.vs, self.ve, self.vt = scan_json_lines(
-            self.buf, self.start, self.end, tab, lens, _SL["data"]
+        n, k = len(self.start), len(_KEYS)
+        # outputs allocated here (numpy: huge pages), filled by the allocation-free scanner; indexed
+        # [line, key] but stored key-major, so that reading one key over all lines is sequential
+        self.ts = np.zeros(n, dtype=np.int64)
+        self.ok = np.zeros(n, dtype=np.bool_)
+        self.vs = np.zeros((k, n), dtype=np.int64).T
+        self.ve = np.zeros((k, n), dtype=np.int64).T
+        self.vt = np.zeros((k, n), dtype=np.int8).T
+        scan_json_lines_into(
+            self.buf,
+            self.start,
+            self.end,
+            tab,
+            lens,
+            _SL["data"],
+            self.ts,
+            self.ok,
+            self.vs,
+            self.ve,
+            self.vt,
         )
 
     def typ(self, rows: np.ndarray, key: str) -> np.ndarray:
@@ -1121,30 +1132,31 @@ class _Scan:
 
     def ints(self, rows: np.ndarray, key: str, required: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(values, present) of an integer field; a malformed or (if required) missing one falls back."""
-        k = _SL[key]
-        t = self.vt[rows, k]
-        present = t == JT_NUM
-        if (t[~present] != JT_NONE).any() or (required and not present.all()):
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        v = np.empty(len(rows), dtype=np.int64)
+        present = np.empty(len(rows), dtype=np.bool_)
+        status = ints_at(self.buf, self.vs, self.ve, self.vt, rows, _SL[key], v, present)
+        if status == 1 or (required and not present.all()):
             raise _Fallback(f"field {key} missing or not an integer")
-        v, bad = parse_int_ranges(self.buf, self.vs[rows, k], self.ve[rows, k])
-        if (bad & present).any():
+        if status == 2:
             raise _Fallback(f"field {key} not an integer")
-        return np.where(present, v, 0), present
+        return v, present
 
     def decs(self, rows: np.ndarray, key: str, digits: int) -> np.ndarray:
-        k = _SL[key]
-        if (self.vt[rows, k] != JT_STR).any():
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        v = np.empty(len(rows), dtype=np.int64)
+        status = decs_at(self.buf, self.vs, self.ve, self.vt, rows, _SL[key], digits, v)
+        if status == 1:
             raise _Fallback(f"field {key} missing or not a plain string")
-        v, bad = parse_decimal_ranges(self.buf, self.vs[rows, k], self.ve[rows, k], digits)
-        if bad.any():
+        if status == 2:
             raise _Fallback(f"field {key} not an exact decimal")
         return v
 
     def equals(self, rows: np.ndarray, key: str, text: str) -> np.ndarray:
-        k = _SL[key]
-        return (self.vt[rows, k] == JT_STR) & _ranges_equal(
-            self.buf, self.vs[rows, k], self.ve[rows, k], _pat(text)
-        )
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.bool_)
+        equals_at(self.buf, self.vs, self.ve, self.vt, rows, _SL[key], _pat(text), out)
+        return out
 
     def text(self, row: int) -> bytes:
         return bytes(self.buf[self.start[row] : self.end[row]])
@@ -1156,15 +1168,15 @@ class _Scan:
             raise _Fallback(f"field {key} missing or not an array")
         s0 = np.ascontiguousarray(self.vs[rows, k])
         e0 = np.ascontiguousarray(self.ve[rows, k])
-        z = np.zeros(0, dtype=np.int64)
-        n, bad = scan_pairs(self.buf, s0, e0, False, z, z, z, z, z)
+        cap = int((e0 - s0).sum()) // 7 + 1  # a pair takes at least 7 bytes
+        rr = np.empty(cap, dtype=np.int64)
+        px = np.empty(cap, dtype=np.int64)
+        qty = np.empty(cap, dtype=np.int64)
+        n, bad = scan_levels(self.buf, s0, e0, PRICE_DIGITS, SIZE_DIGITS, rr, px, qty)
         if bad >= 0:
-            raise _Fallback(f"field {key}: malformed level array")
-        ps, pe, qs, qe, rr = (np.zeros(n, dtype=np.int64) for _ in range(5))
-        scan_pairs(self.buf, s0, e0, True, ps, pe, qs, qe, rr)
-        px, b1 = parse_decimal_ranges(self.buf, ps, pe, PRICE_DIGITS)
-        qty, b2 = parse_decimal_ranges(self.buf, qs, qe, SIZE_DIGITS)
-        if b1.any() or b2.any() or (qty < 0).any():
+            raise _Fallback(f"field {key}: malformed level array or bad level")
+        rr, px, qty = rr[:n], px[:n], qty[:n]
+        if (qty < 0).any():
             raise _Fallback(f"field {key}: bad level")
         return rr, px, qty
 
@@ -1300,22 +1312,47 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
     first_dp = next((int(pos[i]) for i in ev_lines.tolist() if kind[i] == K_DEPTH), None)
     if first_dp is not None:
         r.market = "usdm" if dp_pu[first_dp] is not None else "spot"
-    kinds = kind.tolist()
-    recv = ts_recv.tolist()
-    posl = pos.tolist()
-    lnl = lnum.tolist()
-    fil = fidx.tolist()
-    nsbl = nsb.tolist()
-    vmaxl = vmax.tolist()
-    for idx, i in enumerate(ev_lines.tolist()):
-        base_seq = nsbl[i] + consumed
+    st = r.st
+    events = r.events
+    per_event = zip(  # the line attributes, taken at the event lines only
+        ev_lines.tolist(),
+        kind[ev_lines].tolist(),
+        nsb[ev_lines].tolist(),
+        vmax[ev_lines].tolist(),
+        ts_recv[ev_lines].tolist(),
+        pos[ev_lines].tolist(),
+        fidx[ev_lines].tolist(),
+        lnum[ev_lines].tolist(),
+        strict=True,
+    )
+    for idx, (i, kind_i, nsb_i, vmax_i, t, j, fil_i, line) in enumerate(per_event):
+        base_seq = nsb_i + consumed
         r.seq = base_seq
-        r.last_venue_ts = vmaxl[i]
-        t = recv[i]
-        j = posl[i]
-        path, line = names[fil[i]], lnl[i]
-        if kinds[i] == K_DEPTH:
-            data: dict[str, Any] = {"U": dp_U[j], "u": dp_u[j], "row": j}
+        r.last_venue_ts = vmax_i
+        path = names[fil_i]
+        if kind_i == K_DEPTH:
+            te = dp_te[j]
+            u = dp_u[j]
+            prev = r.last_u
+            if (
+                r.synced
+                and not r.need_first
+                and te >= r.last_depth_ts
+                and u > prev
+                and (dp_pu[j] == prev if r.market == "usdm" else dp_U[j] == prev + 1)
+            ):
+                # the common case, a diff continuing the synchronised book: exactly what
+                # _process_depth and _FastReplayer._apply do for it, without the calls
+                st["depth_events"] += 1
+                r.last_depth_ts = te
+                events.append((0, j, base_seq, te, t, u))
+                r.seq = base_seq + 1
+                r.last_u = u
+                st["applied"] += 1
+                consumed += 1
+                cons_after[idx] = consumed
+                continue
+            data: dict[str, Any] = {"U": dp_U[j], "u": u, "row": j}
             if dp_pu[j] is not None:
                 data["pu"] = dp_pu[j]
             te = dp_te[j]
@@ -1361,7 +1398,7 @@ def _fast_capture(files: list[str], symbol: str | None) -> CryptoResult:
             "ts_recv_order",
             "decreasing_local_ts",
             "mark",
-            f"{names[fil[i]]}:{lnl[i]}: local ts {recv[i]} < previous {int(rmax[i])}",
+            f"{names[int(fidx[i])]}:{int(lnum[i])}: local ts {int(ts_recv[i])} < previous {int(rmax[i])}",
         )
     keep_bt = live[bt_rows]
     keep_tr = live[tr_rows]
@@ -1480,7 +1517,7 @@ def _assemble(
     # ---- crossed book and verification (diff events only) ----
     diff = ~ev_snap
     d_id, d_bbo, d_seq, d_te = ev_id[diff], bbo[diff], ev_seq[diff], ev_te[diff]
-    d_line = _event_lines(r, ev_src[diff], files, fidx, lnum)
+    d_src = ev_src[diff]  # source rows of the diff events (file:line built only for QC rows)
     crossed = (d_bbo[:, 0] >= 0) & (d_bbo[:, 2] >= 0) & (d_bbo[:, 0] >= d_bbo[:, 2])
     st["crossed_after_event"] = int(crossed.sum())
     for k in np.flatnonzero(crossed).tolist():
@@ -1492,7 +1529,7 @@ def _assemble(
             "crossed_book",
             "after_diff",
             "mark",
-            f"{d_line[k]}: u={int(d_id[k])} {_fmt_bbo(b)}",
+            f"{_event_lines(r, d_src[k : k + 1], files, fidx, lnum)[0]}: u={int(d_id[k])} {_fmt_bbo(b)}",
         )
     btp = bt
     bt_u = btp["u"].to_numpy()

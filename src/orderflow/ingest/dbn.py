@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -211,6 +212,47 @@ def _read_bytes(path: Path) -> tuple[bytes, bool]:
     return b"".join(parts), truncated
 
 
+def _read_for_decode(path: Path) -> tuple[Any, bool, tuple[int, int, np.ndarray, np.ndarray] | None]:
+    """:func:`_read_bytes` for :func:`read_dbn`, plus the record scan when it comes for free.
+
+    An uncompressed DBN file is read straight into a numpy buffer placed so that its record region
+    (after the metadata header) starts on a cache line: :func:`_aligned_region` then needs no copy,
+    and the large numpy allocation gets huge pages (a ``bytes`` object of the same size costs a page
+    fault per 4 KiB). It is read in chunks of ``_READ_CHUNK`` bytes, each counted by
+    :func:`~orderflow.ingest._dbn_kernels.scan_records_from` while it is still in cache. Returns the
+    data (a memoryview, which slices and compares like the bytes, for an uncompressed file), the zstd
+    truncation flag and ``(n_records, stop, counts, short)`` of :func:`scan_records` (or None: the
+    caller scans).
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8 or head[:3] != b"DBN":
+            data, ztrunc = _read_bytes(path)
+            return data, ztrunc, None
+        size = os.fstat(f.fileno()).st_size
+        start = 8 + int.from_bytes(head[4:8], "little")
+        buf = np.empty(size + 128, np.uint8)
+        pad = -(buf.ctypes.data + start) % 64
+        view = buf[pad : pad + size]
+        view[:8] = np.frombuffer(head, np.uint8)
+        region = view[start:] if start < size else np.zeros(0, np.uint8)
+        mv = view.data  # a memoryview of the buffer
+        counts = np.zeros(256, np.int64)
+        short = np.zeros(256, np.int64)
+        got, n, off = 8, 0, 0
+        while got < size:
+            k = f.readinto(mv[got : min(size, got + _READ_CHUNK)])
+            if not k:
+                break
+            got += k
+            if got > start:
+                n, off = K.scan_records_from(region, off, n, got - start, counts, short)
+    return mv[:got], False, (int(n), int(off), counts, short)
+
+
+_READ_CHUNK = 1 << 20
+
+
 def _aligned_region(data: bytes, start: int) -> tuple[np.ndarray, np.ndarray]:
     """(u8, u32) views of ``data[start:]`` on 4-byte-aligned memory (copied only when needed)."""
     n = len(data) - start
@@ -241,7 +283,7 @@ def _metadata(data: bytes, path: Path) -> tuple[Any, int, int]:
         )
     dec = dbn.DBNDecoder(upgrade_policy=_as_is(dbn))
     try:
-        dec.write(data[:start])
+        dec.write(bytes(data[:start]))
         objs = dec.decode()
     except Exception as e:  # databento_dbn raises its own DBNError
         raise DataFormatError(
@@ -353,6 +395,15 @@ def mbp_buffers(n: int, depth: int) -> dict[str, np.ndarray]:
     }
 
 
+def mbp_scratch(depth: int, block: int = K.MBP_BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Level scratch ``(s_px, s_sz, s_ct)`` of :func:`~orderflow.ingest._dbn_kernels.decode_mbp_blocked`."""
+    return (
+        _staggered_2d(2 * depth, block, np.int64, 7)[:, :block],
+        _staggered_2d(2 * depth, block, np.int64, 9)[:, :block],
+        _staggered_2d(2 * depth, block, np.uint32, 11)[:, :block],
+    )
+
+
 def decode_mbp_columns(
     u8: np.ndarray, u32: np.ndarray, stop: int, n: int, rtype: int, depth: int
 ) -> dict[str, np.ndarray]:
@@ -363,7 +414,15 @@ def decode_mbp_columns(
     """
     cols = mbp_buffers(n, depth)
     lv_px, lv_sz, lv_ct = cols.pop("lv_px"), cols.pop("lv_sz"), cols.pop("lv_ct")
-    k = int(K.decode_mbp(u8, u32, 0, 0, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct)[0])
+    if depth:  # levels through a cache-resident scratch, copied out column by column
+        scratch = mbp_scratch(depth)
+        k = int(
+            K.decode_mbp_blocked(
+                u8, u32, 0, 0, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct, *scratch
+            )[0]
+        )
+    else:
+        k = int(K.decode_mbp(u8, u32, 0, 0, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct)[0])
     out = {name: a[:k] for name, a in cols.items()}
     out["lv_px"] = lv_px[:, :k]
     out["lv_sz"] = lv_sz[:, :k]
@@ -402,8 +461,21 @@ def _flag_counts(flags: np.ndarray) -> dict[str, int]:
     return out
 
 
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)``, without hashing or sorting when every value is the same (the usual case for
+    instrument ids and dates)."""
+    if len(a) and bool((a == a[0]).all()):
+        return a[:1].copy()
+    return np.unique(a)
+
+
 def _char_counts(a: np.ndarray) -> dict[str, int]:
-    vals, cnt = np.unique(a, return_counts=True)
+    if a.dtype == np.uint8:  # the DBN char columns: a histogram instead of np.unique
+        hist = np.bincount(a, minlength=256)
+        vals = np.flatnonzero(hist)
+        cnt = hist[vals]
+    else:
+        vals, cnt = np.unique(a, return_counts=True)
     return {
         chr(int(v)) if 32 <= v < 127 else f"\\x{int(v):02x}": int(c) for v, c in zip(vals, cnt, strict=True)
     }
@@ -503,7 +575,7 @@ def _split_by_date(
 ) -> list[DbnPartition]:
     """Split the instrument's tables by the UTC date of each row's source record."""
     rec_seq, rec_day = days_of_seq
-    uniq = np.unique(rec_day)
+    uniq = _distinct(rec_day)
     if len(uniq) <= 1:
         day = _date_of(int(uniq[0])) if len(uniq) else dt.date(1970, 1, 1)
         return [DbnPartition(symbol, iid, day, source, deltas, trades, qc, snaps, depth)]
@@ -819,7 +891,7 @@ def _build_mbp(
         first_trade_ts=int(cols["ts_event"][is_t][0]) if is_t.any() else None,
         final_bbo=final,
     )
-    days = (seq, _dates(cols["ts_recv"], cols["ts_event"]))
+    days = (seq, day)
     qc = _concat_qc(qc_parts)
     if depth == 0:
         return _split_by_date(symbol, iid, source, days, BOOK_DELTAS.empty(), trades, qc, None, 0), report
@@ -857,10 +929,14 @@ def _gcd_tick(prices: np.ndarray) -> str:
 
     With fewer distinct prices the guess is unreliable and the exact price unit (1e-9) is used.
     """
-    p = np.unique(prices[(prices != UNDEF_PRICE) & (prices != 0)][:1_000_000])
-    if len(p) < MIN_PRICES_FOR_TICK:
+    d, g = K.distinct_gcd(np.ascontiguousarray(prices, dtype=np.int64), MIN_PRICES_FOR_TICK, 1_000_000)
+    if d < 0:  # a price of -2**63
+        p = np.unique(prices[(prices != UNDEF_PRICE) & (prices != 0)][:1_000_000])
+        d = len(p)
+        g = int(np.gcd.reduce(np.abs(p))) if d else 0
+    if d < MIN_PRICES_FOR_TICK:
         return "0.000000001"
-    g = int(np.gcd.reduce(np.abs(p)))
+    g = int(g)
     return f"{(Decimal(g) / PRICE_SCALE).normalize():f}" if g else "0.000000001"
 
 
@@ -923,12 +999,15 @@ def read_dbn(
     path = Path(path)
     if not path.exists():
         raise DataFormatError("file not found", path=path)
-    data, ztrunc = _read_bytes(path)
+    data, ztrunc, scanned = _read_for_decode(path)
     meta, version, start = _metadata(data, path)
     u8, u32 = _aligned_region(data, start)
-    counts = np.zeros(256, np.int64)
-    short = np.zeros(256, np.int64)
-    n_rec, stop = K.scan_records(u8, len(u8), counts, short)
+    if scanned is not None and len(u8) == len(data) - start:
+        n_rec, stop, counts, short = scanned
+    else:
+        counts = np.zeros(256, np.int64)
+        short = np.zeros(256, np.int64)
+        n_rec, stop = K.scan_records(u8, len(u8), counts, short)
     warns: list[str] = []
     truncated_at = None
     if stop < len(u8) or ztrunc:
@@ -1006,7 +1085,7 @@ def read_dbn(
 
     iids: set[int] = set()
     for cols in decoded.values():
-        iids.update(int(x) for x in np.unique(cols["instrument_id"]))
+        iids.update(int(x) for x in _distinct(cols["instrument_id"]))
 
     def symbol_of(iid: int) -> str:
         if iid in defs and str(getattr(defs[iid], "raw_symbol", None) or ""):

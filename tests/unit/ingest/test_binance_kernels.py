@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from decimal import Decimal
 
 import numpy as np
@@ -19,9 +21,13 @@ from orderflow.ingest._crypto import (
     JT_STR,
     JT_TRUE,
     L2Book,
+    _gunzip,
     book_bbo_kernel,
     dec_to_int,
+    decs_at,
+    equals_at,
     int_to_dec,
+    ints_at,
     key_table,
     parse_decimal_ranges,
     parse_decimal_series,
@@ -29,7 +35,8 @@ from orderflow.ingest._crypto import (
     parse_int_ranges,
     ranges_index,
     scan_json_lines,
-    scan_pairs,
+    scan_json_lines_into,
+    scan_levels,
 )
 
 GOOD = ["61837.63000000", "0.00000000", "-0.5", ".5", "5", "5.", "1.0000000000", "00012.5", "0", "123456789"]
@@ -189,19 +196,7 @@ def test_json_scanner_hand_worked() -> None:
         assert vals[2]["e"][1] == JT_ESC
 
 
-def test_pairs_and_ints() -> None:
-    _, _, _, buf, vs, ve = _scan([b'1 {"b":[["1.5","0.001"], ["2","3"]]}', b'2 {"b":[]}', b'3 {"b":[["1"]]}'])
-    k = KEYS.index("b")
-    z = np.zeros(0, dtype=np.int64)
-    for fn in (scan_pairs, scan_pairs.py_func):
-        n, bad = fn(buf, vs[:2, k].copy(), ve[:2, k].copy(), False, z, z, z, z, z)
-        assert (n, bad) == (2, -1)
-        out = [np.zeros(n, dtype=np.int64) for _ in range(5)]
-        fn(buf, vs[:2, k].copy(), ve[:2, k].copy(), True, *out)
-        assert [bytes(buf[a:b]) for a, b in zip(out[0], out[1], strict=True)] == [b"1.5", b"2"]
-        assert [bytes(buf[a:b]) for a, b in zip(out[2], out[3], strict=True)] == [b"0.001", b"3"]
-        assert out[4].tolist() == [0, 0]
-        assert fn(buf, vs[2:, k].copy(), ve[2:, k].copy(), False, z, z, z, z, z)[1] == 0  # not a pair
+def test_int_ranges() -> None:
     data = np.frombuffer(b"123-45x9", dtype=np.uint8)
     for fn in (parse_int_ranges, parse_int_ranges.py_func):
         v, bad = fn(data, np.array([0, 3, 6, 0]), np.array([3, 6, 8, 0]))
@@ -213,3 +208,128 @@ def test_decimal_ranges_twin() -> None:
     a = parse_decimal_ranges(data, offs[:-1], offs[1:], 9)
     b = parse_decimal_ranges.py_func(data, offs[:-1], offs[1:], 9)
     assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+
+
+def test_book_kernel_grows_its_tables() -> None:
+    """Thousands of distinct prices (the hash tables start at 1024 slots and are rebuilt), resets,
+    deletions: the same BBOs as the dict book."""
+    rng = np.random.default_rng(7)
+    n = 40_000
+    side = rng.choice(np.array([1, -1], dtype=np.int8), n)
+    ticks = rng.integers(1, 20_000, n)
+    price = np.where(side > 0, 50_000 - ticks, 50_000 + ticks).astype(np.int64) * 10_000_000
+    size = np.where(rng.random(n) < 0.3, 0, rng.integers(1, 10**8, n)).astype(np.int64)
+    cuts = np.sort(rng.choice(np.arange(1, n), 900, replace=False))
+    cuts[100] = cuts[99] + 1 if cuts[100] > cuts[99] + 1 else cuts[100]
+    ev_start = np.concatenate([[0], cuts]).astype(np.int64)
+    ev_end = np.concatenate([cuts, [n]]).astype(np.int64)
+    ev_start[50] = ev_start[49] = ev_end[49] - 3000 if ev_end[49] > 3000 else ev_start[49]  # a big event
+    ev_end[49] = ev_start[50]
+    ev_reset = np.zeros(len(ev_start), dtype=np.bool_)
+    ev_reset[[0, 400]] = True
+    want = _dict_book_bbo(ev_reset, ev_start, ev_end, side, price, size)
+    assert np.array_equal(book_bbo_kernel(ev_reset, ev_start, ev_end, side, price, size), want)
+
+
+def test_scan_levels_matches_pairs_then_decimals() -> None:
+    lines = [
+        b'1 {"b":[["1.5","0.001"], ["2","3"]]}',
+        b'2 {"b":[]}',
+        b'3 {"b":[ [ "0.1" , "7" ] ]}',
+    ]
+    _, _, _, buf, vs, ve = _scan(lines)
+    k = KEYS.index("b")
+    s0, e0 = vs[:, k].copy(), ve[:, k].copy()
+    for fn in (scan_levels, scan_levels.py_func):
+        rows, px, qty = (np.zeros(10, dtype=np.int64) for _ in range(3))
+        n, bad = fn(buf, s0, e0, 9, 8, rows, px, qty)
+        assert (n, bad) == (3, -1)
+        assert rows[:n].tolist() == [0, 0, 2]
+        assert px[:n].tolist() == [1_500_000_000, 2_000_000_000, 100_000_000]
+        assert qty[:n].tolist() == [100_000, 300_000_000, 700_000_000]
+        small = [np.zeros(2, dtype=np.int64) for _ in range(3)]
+        assert fn(buf, s0, e0, 9, 8, *small)[1] == 2  # outputs too small: reported, never overrun
+    for bad_line in (
+        b'1 {"b":[["1"]]}',
+        b'1 {"b":[["1e5","1"]]}',
+        b'1 {"b":[["1","-"]]}',
+        b'1 {"b":[["1","2"],]}',
+    ):
+        _, _, _, buf, vs, ve = _scan([bad_line])
+        for fn in (scan_levels, scan_levels.py_func):
+            out = [np.zeros(10, dtype=np.int64) for _ in range(3)]
+            assert fn(buf, vs[:, k].copy(), ve[:, k].copy(), 9, 8, *out)[1] == 0, bad_line
+
+
+def test_field_kernels_and_key_major_outputs() -> None:
+    lines = [
+        b'1 {"e":"trade","u":12,"b":"1.25","m":true}',
+        b'2 {"e":"tradeX","u":-3,"b":"x"}',
+        b'3 {"data":{"e":"trade","u":"7","b":"2"}}',
+        b'4 {"u":1.5}',
+    ]
+    buf = _scan(lines)[3]
+    tab, ln = key_table(KEYS)
+    n, k = len(lines), len(KEYS)
+    start = np.array([0, *[i + 1 for i, c in enumerate(buf.tolist()) if c == 10]], dtype=np.int64)
+    end = np.array([*[i for i, c in enumerate(buf.tolist()) if c == 10], len(buf)], dtype=np.int64)
+    # key-major outputs filled through transposed views == the row-major outputs of scan_json_lines
+    t2, o2 = np.zeros(n, np.int64), np.zeros(n, np.bool_)
+    vs2, ve2, vt2 = np.zeros((k, n), np.int64).T, np.zeros((k, n), np.int64).T, np.zeros((k, n), np.int8).T
+    scan_json_lines_into(buf, start, end, tab, ln, KEYS.index("data"), t2, o2, vs2, ve2, vt2)
+    ts1, ok1, vs1, ve1, vt1 = scan_json_lines(buf, start, end, tab, ln, KEYS.index("data"))
+    for a, b in ((ts1, t2), (ok1, o2), (vs1, vs2), (ve1, ve2), (vt1, vt2)):
+        assert np.array_equal(a, b)
+    rows = np.arange(n, dtype=np.int64)
+    ku, kb, ke = KEYS.index("u"), KEYS.index("b"), KEYS.index("e")
+    for fn in (ints_at, ints_at.py_func):
+        v, p = np.zeros(2, np.int64), np.zeros(2, np.bool_)
+        assert fn(buf, vs1, ve1, vt1, rows[:2], ku, v, p) == 0 and v.tolist() == [12, -3] and p.all()
+        v, p = np.zeros(3, np.int64), np.zeros(3, np.bool_)
+        assert fn(buf, vs1, ve1, vt1, rows[:3], ku, v, p) == 1  # a string where a number belongs
+        v, p = np.zeros(1, np.int64), np.zeros(1, np.bool_)
+        assert fn(buf, vs1, ve1, vt1, rows[3:], ku, v, p) == 2  # not an integer
+    for fn in (decs_at, decs_at.py_func):
+        v = np.zeros(3, np.int64)
+        assert fn(buf, vs1, ve1, vt1, rows[[0, 2]], kb, 2, v) == 0 and v[:2].tolist() == [125, 200]
+        assert fn(buf, vs1, ve1, vt1, rows[:2], kb, 2, v) == 2
+        assert fn(buf, vs1, ve1, vt1, rows[3:], kb, 2, v) == 1
+    for fn in (equals_at, equals_at.py_func):
+        out = np.zeros(n, np.bool_)
+        fn(buf, vs1, ve1, vt1, rows, ke, np.frombuffer(b"trade", np.uint8).copy(), out)
+        assert out.tolist() == [True, False, True, False]
+
+
+def test_gunzip_members_padding_and_errors() -> None:
+    a, b = b"line one\n" * 1000, b"line two\n" * 10
+    two = gzip.compress(a) + gzip.compress(b) + b"\x00" * 8
+    assert _gunzip(two) == gzip.decompress(two) == a + b
+    assert _gunzip(gzip.compress(a)) == a
+    bad = bytearray(gzip.compress(a))
+    bad[-6] ^= 1  # CRC
+    with pytest.raises((OSError, EOFError, zlib.error)):
+        _gunzip(bytes(bad))
+    with pytest.raises(EOFError):
+        _gunzip(gzip.compress(a)[:-20])
+
+
+def test_json_scanner_envelopes() -> None:
+    """A ``data`` object replaces the envelope's keys (the last one wins, keys around it are dropped);
+    a ``data`` value that is not an object is an ordinary key; a malformed inner object fails the line."""
+    lines = [
+        b'1 {"u":9,"data":{"e":"x","u":1},"m":true}',
+        b'2 {"data":{"u":1},"data":{"b":"2"},"e":"y"}',
+        b'3 {"data":"s","u":4}',
+        b'4 {"e":"z","data":{"u":1,}}',
+        b'5 {"data":{"u":1}}}',
+        b'6 {"data":{"data":{"u":1},"u":2}}',
+        b'7 {"data":{}}',
+    ]
+    for fn in (scan_json_lines, scan_json_lines.py_func):
+        _, ok, vals, _, _, _ = _scan(lines, fn)
+        assert ok == [True, True, True, False, False, True, True]
+        assert vals[0] == {"e": ("x", JT_STR), "u": ("1", JT_NUM)}
+        assert vals[1] == {"b": ("2", JT_STR)}
+        assert vals[2] == {"data": ("s", JT_STR), "u": ("4", JT_NUM)}
+        assert vals[5] == {"data": ('{"u":1}', 7), "u": ("2", JT_NUM)}
+        assert vals[6] == {}

@@ -253,3 +253,75 @@ def test_chunked_decoding_equals_one_shot(shared_data: Any) -> None:
         got_rec.extend(cols[9][:k].tolist())
     assert got_px == whole["lv_px"][1].tolist()
     assert got_rec == whole["record"].tolist()
+
+
+def test_blocked_decoder_matches_direct(shared_data: Any) -> None:
+    """decode_mbp_blocked (levels through a small scratch) == decode_mbp, in chunks, and its twin."""
+    for rel, rt, depth in (
+        ("databento/fixtures-dbn/test_data.mbp-10.dbn", K.RTYPE_MBP10, 10),
+        ("databento/fixtures-dbn/test_data.tbbo.v3.dbn.zst", K.RTYPE_MBP1, 1),
+    ):
+        u8, u32, _, stop, counts = _region(shared_data(rel))
+        m = int(counts[rt])
+        want = D.mbp_buffers(m, depth)
+        k = K.decode_mbp(u8, u32, 0, 0, stop, rt, depth, m, *want.values())[0]
+        assert k == m
+        for fn, block, chunk in (
+            (K.decode_mbp_blocked, 1, m),
+            (K.decode_mbp_blocked, 3, 2),
+            (K.decode_mbp_blocked, K.MBP_BLOCK, m),
+            (K.decode_mbp_blocked.py_func, 2, 3),
+        ):
+            got = D.mbp_buffers(m, depth)
+            scratch = D.mbp_scratch(depth, block)
+            off, r, total = 0, 0, 0
+            while True:
+                views = [a[:, total:] if a.ndim == 2 else a[total:] for a in got.values()]
+                kk, off, r = fn(u8, u32, off, r, stop, rt, depth, min(chunk, m - total), *views, *scratch)
+                if kk == 0:
+                    break
+                total += kk
+            assert total == m
+            for name in want:
+                assert np.array_equal(got[name][..., :m], want[name][..., :m]), (rel, name, block)
+
+
+def test_scan_records_in_pieces(shared_data: Any) -> None:
+    """scan_records_from over growing prefixes (a chunked reader) == one scan_records call."""
+    for rel in ("databento/fixtures-dbn/test_data.mbp-10.dbn", "databento/fixtures-dbn/test_data.mbo.dbn"):
+        u8, _, n, stop, _counts = _region(shared_data(rel))
+        for cut in (len(u8), len(u8) - 5):  # whole, and truncated inside the last record
+            c1, s1 = np.zeros(256, np.int64), np.zeros(256, np.int64)
+            want = K.scan_records(u8, cut, c1, s1)
+            for fn in (K.scan_records_from, K.scan_records_from.py_func):
+                c2, s2 = np.zeros(256, np.int64), np.zeros(256, np.int64)
+                nn, off = 0, 0
+                for avail in [*range(0, cut, 97), cut]:
+                    nn, off = fn(u8, off, nn, avail, c2, s2)
+                assert (nn, off) == tuple(want)
+                assert np.array_equal(c1, c2) and np.array_equal(s1, s2)
+        assert K.scan_records(u8, len(u8), np.zeros(256, np.int64), np.zeros(256, np.int64)) == (n, stop)
+
+
+def test_read_for_decode_matches_read_bytes(shared_data: Any, tmp_path: Path) -> None:
+    """The aligned chunked reader returns the same bytes and the same scan as read + scan_records."""
+    src = shared_data("databento/fixtures-dbn/test_data.mbp-10.dbn")
+    raw = src.read_bytes()
+    for name, blob in (("whole.dbn", raw), ("cut.dbn", raw[:-7])):
+        p = tmp_path / name
+        p.write_bytes(blob)
+        for chunk in (D._READ_CHUNK, 5):
+            old = D._READ_CHUNK
+            D._READ_CHUNK = chunk
+            try:
+                data, trunc, scanned = D._read_for_decode(p)
+            finally:
+                D._READ_CHUNK = old
+            assert bytes(data) == blob and not trunc and scanned is not None
+            _, _, start = D._metadata(data, p)
+            u8, _ = D._aligned_region(data, start)
+            assert u8.ctypes.data % 4 == 0
+            c, s = np.zeros(256, np.int64), np.zeros(256, np.int64)
+            n, stop = K.scan_records(u8, len(u8), c, s)
+            assert scanned[:2] == (n, stop)
+            assert np.array_equal(scanned[2], c) and np.array_equal(scanned[3], s)

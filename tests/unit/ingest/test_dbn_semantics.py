@@ -370,3 +370,114 @@ def test_set_deltas_match_dict_reference_and_resume() -> None:
             )
             got += [(int(out[2, j]), int(out[3, j]), int(out[5, j]), int(out[6, j])) for j in range(m)]
         assert got == want
+
+
+def _diff_reference(lv_px: np.ndarray, lv_sz: np.ndarray, depth: int) -> list[tuple[int, int, int, int]]:
+    """The SET-differencing rules written out level by level (duplicate prices included)."""
+    rows: list[tuple[int, int, int, int]] = []
+    prev_px = [UNDEF_PRICE] * (2 * depth)
+    prev_sz = [0] * (2 * depth)
+    for i in range(lv_px.shape[1]):
+        cur_px = [int(x) for x in lv_px[:, i]]
+        cur_sz = [int(x) for x in lv_sz[:, i]]
+        for s, sd in ((0, 1), (1, -1)):
+            lv = range(s * depth, (s + 1) * depth)
+            for a in lv:
+                p = prev_px[a]
+                if p == UNDEF_PRICE or prev_sz[a] == 0:
+                    continue
+                if not any(cur_px[b] == p and cur_sz[b] != 0 for b in lv):
+                    rows.append((i, sd, p, 0))
+            for b in lv:
+                q, qs = cur_px[b], cur_sz[b]
+                if q == UNDEF_PRICE or qs == 0:
+                    continue
+                old = next((prev_sz[a] for a in lv if prev_px[a] == q and prev_sz[a] != 0), -1)
+                if old != qs:
+                    rows.append((i, sd, q, qs))
+        prev_px, prev_sz = cur_px, cur_sz
+    return rows
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_set_deltas_size_only_updates_and_odd_ladders(seed: int) -> None:
+    """Mostly size-only updates (the fast path), plus ladders that are not monotone, repeat a price,
+    hold zero sizes or gaps: the kernel and its twin match the level-by-level rules."""
+    from orderflow.ingest import _dbn_kernels as K
+
+    rng = np.random.default_rng(seed)
+    depth, n = 5, 400
+    PX = 10**9
+    lv_px = np.full((2 * depth, n), UNDEF_PRICE, np.int64)
+    lv_sz = np.zeros((2 * depth, n), np.int64)
+    cur_px = np.concatenate([np.arange(100, 100 - depth, -1), np.arange(101, 101 + depth)]) * PX
+    cur_sz = rng.integers(1, 5, 2 * depth)
+    for i in range(n):
+        u = rng.random()
+        cur_sz = cur_sz.copy()
+        cur_px = cur_px.copy()
+        if u < 0.6:  # one size changes (sometimes to 0)
+            cur_sz[rng.integers(0, 2 * depth)] = rng.integers(0, 4)
+        elif u < 0.75:  # a fresh sorted ladder, possibly short
+            for s in range(2):
+                k = int(rng.integers(0, depth + 1))
+                px = np.sort(rng.choice(np.arange(90, 110), k, replace=False))[:: -1 if s == 0 else 1] * PX
+                cur_px[s * depth : (s + 1) * depth] = UNDEF_PRICE
+                cur_px[s * depth : s * depth + k] = px
+                cur_sz[s * depth : (s + 1) * depth] = rng.integers(0, 4, depth)
+        elif u < 0.85:  # an odd ladder: repeated or unsorted prices
+            j = int(rng.integers(0, 2 * depth - 1))
+            if cur_px[j] != UNDEF_PRICE:
+                cur_px[j + 1] = cur_px[j] if rng.random() < 0.5 else cur_px[j] + 3 * PX
+        # else: identical record
+        lv_px[:, i] = cur_px
+        lv_sz[:, i] = cur_sz
+    want = _diff_reference(lv_px, lv_sz, depth)
+    ts = np.arange(n, dtype=np.int64)
+    flags = np.full(n, 128, np.uint8)
+    for fn in (K.diff_levels, K.diff_levels.py_func):
+        for cap in (4 * depth, 10_000):
+            out = np.zeros((9, cap), np.int64)
+            prev_px = np.full(2 * depth, UNDEF_PRICE, np.int64)
+            prev_sz = np.zeros(2 * depth, np.int64)
+            got: list[tuple[int, int, int, int]] = []
+            i, lost = 0, 0
+            while i < n:
+                i, m, lost = fn(lv_px, lv_sz, depth, i, n, ts, ts, ts, flags, out, 0, lost, prev_px, prev_sz)
+                got += [(int(out[2, j]), int(out[3, j]), int(out[5, j]), int(out[6, j])) for j in range(m)]
+            assert got == want
+
+
+def _gcd_tick_numpy(prices: np.ndarray) -> str:
+    """The tick guess written with numpy (np.unique, np.gcd.reduce)."""
+    from decimal import Decimal
+
+    p = np.unique(prices[(prices != UNDEF_PRICE) & (prices != 0)][:1_000_000])
+    if len(p) < 50:
+        return "0.000000001"
+    g = int(np.gcd.reduce(np.abs(p)))
+    return f"{(Decimal(g) / 10**9).normalize():f}" if g else "0.000000001"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gcd_tick_matches_numpy(seed: int) -> None:
+    from orderflow.ingest import _dbn_kernels as K
+    from orderflow.ingest.dbn import _gcd_tick
+
+    rng = np.random.default_rng(seed)
+    tick = int(rng.choice([250_000_000, 10_000_000, 5]))
+    for n_distinct in (10, 49, 50, 51, 400):
+        levels = rng.choice(np.arange(-100, 5000), n_distinct, replace=False) * tick
+        prices = np.repeat(levels, rng.integers(1, 6, n_distinct))
+        prices = np.concatenate([prices, [UNDEF_PRICE, 0, UNDEF_PRICE]])
+        rng.shuffle(prices)
+        assert _gcd_tick(prices) == _gcd_tick_numpy(prices)
+        d, g = K.distinct_gcd(prices, 50, 1_000_000)
+        d2, g2 = K.distinct_gcd.py_func(prices, 50, 1_000_000)
+        assert (int(d), int(g)) == (int(d2), int(g2))
+        assert int(d) == min(50, len(np.unique(prices[(prices != UNDEF_PRICE) & (prices != 0)])))
+    big = np.concatenate([np.full(1_000_000, 3 * tick), np.arange(1, 100) * 7])  # beyond the first 1e6
+    assert _gcd_tick(big) == _gcd_tick_numpy(big)
+    odd = np.array([-(2**63), *range(1, 200)], dtype=np.int64)
+    assert K.distinct_gcd(odd, 50, 1_000_000)[0] == -1
+    assert _gcd_tick(odd) == _gcd_tick_numpy(odd)
