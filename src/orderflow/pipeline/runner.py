@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from orderflow.core.errors import ConfigError
+from orderflow.core.errors import ArtifactError, ConfigError
 from orderflow.core.instruments import Instrument
 from orderflow.core.io import Dataset, atomic_write_json, atomic_write_text, file_digest
 from orderflow.pipeline.cache import StageCache, code_version, digest, link_stage
@@ -329,16 +329,32 @@ def task_features(
     down = qc.filter(pl.col("action") == "downweight")["seq"].unique().implode()
     del qc
     kept = ~pl.col("seq").is_in(dropped)
-    snap_files = bk.files("book_snapshots", i, d)
-    head = pl.scan_parquet(snap_files).filter(kept).head(1).collect()
+    rows = min(fcfg.chunk_rows, FEATURE_BATCH_ROWS)
+    # the first kept book row and the micro-price's fitting window (the start of the day), streamed
+    head: pl.DataFrame | None = None
+    window: list[pl.DataFrame] = []
+    want_window = "microprice" in fcfg.names
+    for batch in bk.iter_batches("book_snapshots", i, d, rows):
+        if head is None:
+            head = batch[:0]
+        batch = batch.filter(kept)
+        if not batch.height:
+            continue
+        if not head.height:
+            head = batch[:1]
+            if not want_window:
+                break
+        end = int(head["ts_event"][0]) + fcfg.microprice_fit_window_ns
+        window.append(batch.filter(pl.col("ts_event") < end))
+        if window[-1].height < batch.height:
+            break
+    if head is None:
+        raise ArtifactError(f"{part.name}: book_snapshots is empty")
     depth = snapshot_depth(head)
     model, valid_from = None, None
-    if "microprice" in fcfg.names and head.height:
-        end = int(head["ts_event"][0]) + fcfg.microprice_fit_window_ns
-        window = pl.scan_parquet(snap_files).filter(kept & (pl.col("ts_event") < end)).collect()
-        model, valid_from = fit_microprice_window(window, inst, fcfg)
-        del window
-    rows = min(fcfg.chunk_rows, FEATURE_BATCH_ROWS)
+    if want_window and head.height:
+        model, valid_from = fit_microprice_window(pl.concat(window), inst, fcfg)
+    del window
     has_trades = src.has("trades", i, d)
     trades = _SeqCursor(src.iter_batches("trades", i, d, rows)) if has_trades else None
     deltas = _SeqCursor(src.iter_batches("book_deltas", i, d, 4 * rows))
