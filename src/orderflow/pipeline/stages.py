@@ -75,6 +75,22 @@ def run_research_stage(
         (figs / f"{name}.png").write_bytes(sec.figures[0][1])
 
 
+def _pool_scores(rows: list[list[Any]]) -> list[list[Any]]:
+    """Sum tp/fp/fn per artifact over partitions (rows: partition, artifact, precision, recall, tp, fp,
+    fn) and recompute precision = tp / (tp + fp) and recall = tp / (tp + fn) (None when undefined)."""
+    acc: dict[str, list[int]] = {}
+    for _, kind, _p, _r, tp, fp, fn in rows:
+        a = acc.setdefault(str(kind), [0, 0, 0])
+        for j, v in enumerate((tp, fp, fn)):
+            a[j] += int(v or 0)
+    out: list[list[Any]] = []
+    for kind, (tp, fp, fn) in acc.items():
+        prec = tp / (tp + fp) if tp + fp else None
+        rec = tp / (tp + fn) if tp + fn else None
+        out.append([kind, prec, rec, tp, fp, fn])
+    return out
+
+
 def _jd(o: Any) -> Any:
     if isinstance(o, np.integer):
         return int(o)
@@ -301,7 +317,12 @@ def build_report(
                 )
     if truth_rows:
         qc.add_table(
-            "Filters against the simulator's injected artifacts",
+            "Filters against the simulator's injected artifacts (all partitions)",
+            ["artifact", "precision", "recall", "tp", "fp", "fn"],
+            _pool_scores(truth_rows),
+        )
+        qc.add_table(
+            "... per partition",
             ["partition", "artifact", "precision", "recall", "tp", "fp", "fn"],
             truth_rows,
         )

@@ -29,3 +29,16 @@ def test_headline_table_has_a_row_per_regime() -> None:
     assert cells[0] == ["all", "regime 0", "regime 1"]
     assert cells[1] == ["0.5", "0.4", "0.6"]
     assert cells[4] == ["3", "1", "2"]
+
+
+def test_pooled_filter_scores_sum_counts_then_divide() -> None:
+    from orderflow.pipeline.stages import _pool_scores
+
+    rows = [
+        ["A/1", "burst", 0.5, 1.0, 1, 1, 0],
+        ["B/1", "burst", 1.0, 0.5, 3, 0, 3],
+        ["A/1", "stale", None, None, 0, 0, 0],
+    ]
+    pooled = {r[0]: r[1:] for r in _pool_scores(rows)}
+    assert pooled["burst"] == [4 / 5, 4 / 7, 4, 1, 3]  # not the mean of the per-partition ratios
+    assert pooled["stale"] == [None, None, 0, 0, 0]
