@@ -84,6 +84,9 @@ def test_run_writes_report_and_metrics(first_run) -> None:  # type: ignore[no-un
             assert k in node, f"metrics.json lacks {path}"
             node = node[k]
     assert m["classification"]["by_regime"], "per-regime metrics missing"
+    # SIM0 (tick 0.01) and SIM1 (tick 0.05) share one regime model: the per-instrument scaling of its inputs
+    # must let the HMM find the simulator's regimes, not the instruments (pooled raw inputs gave ARI ~ 0)
+    assert m["regimes"]["ari"]["hmm"] >= 0.6
     assert [r.stage for r in res.stages] == ["ingest", "book", "filters", "features", "research", "backtest"]
     assert not any(r.cached for r in res.stages)
     for stage in ("ingest", "book", "filters", "features", "research", "backtest"):

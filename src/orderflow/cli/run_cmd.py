@@ -26,60 +26,21 @@ def _short(v: Any) -> str:
 
 def headline_table(metrics: dict[str, Any]) -> Table:
     """The per-regime headline table printed at the end of a run and by ``make demo``."""
-    t = Table(title="Headline metrics (out of sample)", title_justify="left")
-    for col in (
-        "scope",
-        "macro F1",
-        "baseline F1",
-        "cover 90%",
-        "trades",
-        "EV/trade bps",
-        "backtest PnL",
-    ):
-        t.add_column(col, justify="right" if col != "scope" else "left")
-    cls = metrics.get("classification", {})
-    q = metrics.get("quantile", {})
-    dec = metrics.get("decisions", {})
-    base = metrics.get("baselines", {})
-    bt = metrics.get("backtest", {})
+    from orderflow.pipeline.summary import HEADLINE_COLUMNS, headline_rows
 
-    def best_base(regime: str | None) -> float | None:
-        vals = []
-        for b in base.values():
-            v = b.get("by_regime", {}).get(regime, {}).get("macro_f1") if regime else b.get("macro_f1")
-            if isinstance(v, int | float):
-                vals.append(float(v))
-        return max(vals) if vals else None
+    t = Table(title="Headline metrics (out of sample)", title_justify="left")
+    for col in HEADLINE_COLUMNS:
+        t.add_column(col, justify="right" if col != "scope" else "left")
 
     def f(v: Any, pct: bool = False) -> str:
-        if not isinstance(v, int | float):
+        if v is None:
             return "–"
+        if isinstance(v, str):
+            return v
         return f"{100 * v:.1f}%" if pct else f"{v:.4g}"
 
-    t.add_row(
-        "all",
-        f(cls.get("macro_f1")),
-        f(best_base(None)),
-        f(q.get("coverage_90"), True),
-        f(dec.get("trades")),
-        f(dec.get("ev_mean_bps", dec.get("ev_mean"))),
-        f(bt.get("total", {}).get("pnl")),
-    )
-    for regime in sorted(cls.get("by_regime", {})):
-        r = str(regime)
-        t.add_row(
-            f"regime {r}",
-            f(cls["by_regime"][r].get("macro_f1")),
-            f(best_base(r)),
-            f(q.get("by_regime", {}).get(r, {}).get("coverage_90"), True),
-            f(dec.get("by_regime", {}).get(r, {}).get("trades")),
-            f(
-                dec.get("by_regime", {})
-                .get(r, {})
-                .get("ev_mean_bps", dec.get("by_regime", {}).get(r, {}).get("ev_mean"))
-            ),
-            f(bt.get("by_regime", {}).get(r, {}).get("pnl")),
-        )
+    for row in headline_rows(metrics):
+        t.add_row(*(f(v, pct=(j == 3)) for j, v in enumerate(row)))
     return t
 
 

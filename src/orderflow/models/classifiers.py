@@ -124,7 +124,8 @@ class LGBMDirectionClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any) -> LGBMDirectionClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LGBMDirectionClassifier:
+        """Fit; ``sample_weight`` (per row) multiplies the ``class_weight`` weights."""
         import lightgbm as lgb
 
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
@@ -152,7 +153,13 @@ class LGBMDirectionClassifier(ClassifierMixin, BaseEstimator):
             "force_col_wise": True,
         }
         model = lgb.LGBMClassifier(**params)
-        model.fit(X, yi)
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if sw is not None:
+            if sw.shape != (X.shape[0],):
+                raise ValueError(f"sample_weight has shape {sw.shape}, expected ({X.shape[0]},)")
+            if not np.all(np.isfinite(sw)) or np.any(sw < 0) or not np.any(sw > 0):
+                raise ValueError("sample_weight must be finite, >= 0 and not all zero")
+        model.fit(X, yi, sample_weight=sw)
         self.booster_ = model
         return self
 

@@ -36,6 +36,12 @@ class ModelConfig(_Frozen):
         description="candidates for the sign-of-(microprice - mid) baseline; the first present is used",
     )
     regime_features: bool = Field(True, description="add the filtered regime probabilities as features")
+    class_balance: Literal["pooled", "regime"] = Field(
+        "pooled",
+        description="LightGBM class weights: 'pooled' balances the classes over all training rows; 'regime' "
+        "balances them inside each regime (the flat band scales with the regime, so flat is common in a calm "
+        "regime and rare in a volatile one; pooled weights then push the volatile regime away from flat)",
+    )
     n_estimators: int = Field(150, ge=1)
     learning_rate: float = Field(0.05, gt=0)
     num_leaves: int = Field(15, ge=2)

@@ -93,6 +93,56 @@ def _feature_columns(
     ]
 
 
+def regime_balanced_weights(y: Arr, regime: Arr) -> Arr:
+    """Per-row weights that balance the classes WITHIN each regime (relative to the pooled balance).
+
+    The flat band scales with the regime, so class frequencies differ by regime (flat is most rows in a
+    calm regime, a minority in a volatile one); pooled class balancing then over-weights up/down where
+    flat is common and pushes the volatile regime's predictions away from flat. Multiplying the pooled
+    ``class_weight='balanced'`` weight ``n / (k n_c)`` by ``w = (n_c / n) / (n_{r,c} / n_r)`` gives each row
+    the weight ``n_r / (k n_{r,c})``: balanced inside its regime, with regimes weighted by their size.
+    """
+    y = np.asarray(y)
+    regime = np.asarray(regime)
+    w = np.ones(y.shape[0], dtype=np.float64)
+    n = y.shape[0]
+    if n == 0:
+        return w
+    classes, cnt = np.unique(y, return_counts=True)
+    pooled = dict(zip(classes.tolist(), (cnt / n).tolist(), strict=True))
+    for r in np.unique(regime):
+        in_r = regime == r
+        n_r = int(in_r.sum())
+        cr, cc = np.unique(y[in_r], return_counts=True)
+        for c, k in zip(cr.tolist(), cc.tolist(), strict=True):
+            w[in_r & (y == c)] = pooled[c] / (k / n_r)
+    return w
+
+
+def standardize_by_group(X: Arr, group: Arr, train: Arr) -> Arr:
+    """Z-score each column of ``X`` within each group (instrument) by that group's TRAINING rows.
+
+    Spreads in bps, depths and event rates live on instrument-specific scales (tick size, lot, price
+    level); a regime model pooled over instruments would otherwise split instruments, not regimes.
+    Statistics come from ``train`` rows only (a group absent from them uses all training rows), NaN-aware;
+    a constant column keeps scale 1.
+    """
+    Z = np.empty_like(X, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        mu_all = np.nanmean(X[train], axis=0) if train.size else np.zeros(X.shape[1])
+        sd_all = np.nanstd(X[train], axis=0) if train.size else np.ones(X.shape[1])
+        for g in np.unique(group):
+            rows = group == g
+            tg = train[group[train] == g]
+            mu, sd = (
+                (np.nanmean(X[tg], axis=0), np.nanstd(X[tg], axis=0)) if tg.size > 1 else (mu_all, sd_all)
+            )
+            sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+            mu = np.where(np.isfinite(mu), mu, 0.0)
+            Z[rows] = (X[rows] - mu) / sd
+    return Z
+
+
 def _runs(ids: Arr) -> list[int]:
     """Lengths of runs of equal consecutive values."""
     if ids.size == 0:
@@ -183,6 +233,11 @@ def run_research(
     hs = np.concatenate(halfspread)
     part_id = np.concatenate(pid)
     lengths_all = _runs(part_id)
+    inst_id = (
+        np.unique(feats["instrument"].cast(pl.Utf8).to_numpy(), return_inverse=True)[1].astype(np.int64)
+        if "instrument" in feats.columns
+        else None
+    )
 
     X = feats.select(fcols).cast(pl.Float64).to_numpy()
     X[~np.isfinite(X)] = np.nan  # +-inf (e.g. a ratio over an empty side) is "missing" for every model
@@ -228,11 +283,14 @@ def run_research(
             model = make_regime_model(
                 m, cfg.regimes.n_regimes, cfg.regimes.random_state, n_buckets=cfg.regimes.n_buckets
             )
+            Xr = X_reg[m]
+            if cfg.regimes.normalize == "instrument" and inst_id is not None:
+                Xr = standardize_by_group(Xr, inst_id, tr)
             if m == "hmm":
-                model.fit(X_reg[m][tr], lengths=_runs(part_id[tr]))
+                model.fit(Xr[tr], lengths=_runs(part_id[tr]))
             else:
-                model.fit(X_reg[m][tr])
-            proba = model.predict_proba(X_reg[m], lengths_all)
+                model.fit(Xr[tr])
+            proba = model.predict_proba(Xr, lengths_all)
             if m == cfg.regimes.method:
                 reg_proba = proba
             if truth_all is not None:
@@ -257,7 +315,8 @@ def run_research(
             n_jobs=m_cfg.n_jobs,
             random_state=cfg.seed + m_cfg.random_state,
         )
-        clf.fit(Xf[tr], ycls[tr])
+        sw = regime_balanced_weights(ycls[tr], regime[tr]) if m_cfg.class_balance == "regime" else None
+        clf.fit(Xf[tr], ycls[tr], sample_weight=sw)
         proba_c = clf.predict_proba(Xf[te])
         full_p = np.zeros((te.size, 3))
         for j, c in enumerate(clf.classes_):

@@ -54,10 +54,16 @@ class Section:
     title: str
     note: str = ""
     tables: list[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = field(default_factory=list)
+    collapsed: set[int] = field(default_factory=set)  # indices of tables shown folded (<details>)
     figures: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG bytes)
     pre: list[str] = field(default_factory=list)
 
-    def add_table(self, caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def add_table(
+        self, caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]], *, collapsed: bool = False
+    ) -> None:
+        """Add a table; ``collapsed`` folds it under its caption (long detail a reader opens on demand)."""
+        if collapsed:
+            self.collapsed.add(len(self.tables))
         self.tables.append((caption, list(header), [list(r) for r in rows]))
 
     def add_figure(self, caption: str, fig: Any) -> None:
@@ -101,7 +107,10 @@ def render(
         parts.append(f"<section id='{s.id}'><h2>{html.escape(s.title)}</h2>")
         if s.note:
             parts.append(f"<p class='note'>{html.escape(s.note)}</p>")
-        for caption, header, rows in s.tables:
+        for k, (caption, header, rows) in enumerate(s.tables):
+            folded = k in s.collapsed
+            if folded:
+                parts.append(f"<details><summary>{html.escape(caption)} ({len(rows)} rows)</summary>")
             parts.append("<table>")
             if caption:
                 parts.append(
@@ -111,6 +120,8 @@ def render(
             for r in rows:
                 parts.append("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in r) + "</tr>")
             parts.append("</table>")
+            if folded:
+                parts.append("</details>")
         for caption, png in s.figures:
             b64 = base64.b64encode(png).decode()
             parts.append(

@@ -325,6 +325,7 @@ def build_report(
             "... per partition",
             ["partition", "artifact", "precision", "recall", "tp", "fp", "fn"],
             truth_rows,
+            collapsed=True,
         )
     sections.append(qc)
     # book
@@ -374,6 +375,9 @@ def build_report(
         note="Out-of-sample (purged, embargoed walk-forward) classification and quantile metrics, "
         "globally and per regime; decisions use the quantiles of the executable return.",
     )
+    from orderflow.pipeline.summary import HEADLINE_COLUMNS, headline_rows
+
+    msec.add_table("Out-of-sample summary by regime", HEADLINE_COLUMNS, headline_rows(metrics))
     figs_dir = research_dir / "figures"
     if figs_dir.exists():
         for f in sorted(figs_dir.glob("*.png")):
@@ -390,7 +394,7 @@ def build_report(
         "cv",
     ):
         _flatten(key, metrics.get(key, {}), flat)
-    msec.add_table("metrics.json (headline numbers)", ["metric", "value"], flat[:400])
+    msec.add_table("Every metric (metrics.json)", ["metric", "value"], flat[:400], collapsed=True)
     sections.append(msec)
     # backtest
     if backtest is not None:

@@ -36,6 +36,11 @@ class RegimeConfig(BaseModel):
     rule_inputs: tuple[str, ...] = ("log_rv", "spread_bps")
     n_buckets: int = Field(2, ge=1, le=5)
     halflife: str = Field("2s", description="half-life of the causal smoothing of the book inputs")
+    normalize: Literal["instrument", "none"] = Field(
+        "instrument",
+        description="z-score the inputs per instrument with that instrument's training-fold statistics "
+        "(several instruments share one regime model; their spreads and depths differ in scale)",
+    )
     compare_methods: bool = Field(
         True, description="also fit the other methods and report their ARI vs truth"
     )

@@ -111,3 +111,39 @@ def test_calibration_split_is_by_time_across_interleaved_instruments() -> None:
     assert np.array_equal(cal, want_cal)
     p0, c0 = calibration_split(train, t0, t1, 0.0)
     assert np.array_equal(p0, train) and c0.size == 0
+
+
+def test_regime_balanced_weights_balance_classes_inside_each_regime() -> None:
+    from orderflow.models.research import regime_balanced_weights
+
+    # regime 0: 6 flat, 2 up, 2 down; regime 1: 2 flat, 4 up, 4 down (pooled: 8 flat, 6 up, 6 down)
+    y = np.array([0] * 6 + [1] * 2 + [-1] * 2 + [0] * 2 + [1] * 4 + [-1] * 4)
+    reg = np.array([0] * 10 + [1] * 10)
+    w = regime_balanced_weights(y, reg)
+    pooled = {0: 8 / 20, 1: 6 / 20, -1: 6 / 20}
+    for r in (0, 1):
+        for c in (0, 1, -1):
+            m = (reg == r) & (y == c)
+            share = m.sum() / (reg == r).sum()
+            assert np.allclose(w[m], pooled[c] / share)
+            # pooled balanced weight x w: the same total weight for every class inside the regime
+            assert np.isclose((w[m] / (3 * pooled[c])).sum(), (reg == r).sum() / 3)
+
+
+def test_standardize_by_group_uses_each_groups_training_rows_only() -> None:
+    from orderflow.models.research import standardize_by_group
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(5, 2, (50, 2)), rng.normal(-100, 10, (50, 2))])
+    g = np.repeat([0, 1], 50)
+    train = np.r_[0:30, 50:80]
+    Z = standardize_by_group(X, g, train)
+    for grp, rows in ((0, np.r_[0:30]), (1, np.r_[50:80])):
+        assert np.allclose(Z[rows].mean(axis=0), 0, atol=1e-12)
+        assert np.allclose(Z[rows].std(axis=0), 1)
+        test = np.flatnonzero(g == grp)[30:]
+        mu, sd = X[rows].mean(axis=0), X[rows].std(axis=0)
+        assert np.allclose(Z[test], (X[test] - mu) / sd)  # test rows use training statistics
+    X2 = X.copy()
+    X2[30:50] += 1e6  # changing test rows never changes the statistics
+    assert np.allclose(standardize_by_group(X2, g, train)[:30], Z[:30])
