@@ -345,9 +345,12 @@ def run_research(
             rec["base_sign_microprice"] = SignClassifier(column=mic_j).fit(X[tr], ycls[tr]).predict(X[te])
         if m_cfg.logistic:
             Xl = np.nan_to_num(Xf)
-            rec["base_logistic"] = (
-                logistic_baseline(random_state=cfg.seed).fit(Xl[tr], ycls[tr]).predict(Xl[te])
-            )
+            if np.unique(ycls[tr]).size < 2:  # a quiet fold (one class only): the logistic fit is undefined
+                rec["base_logistic"] = np.full(te.size, ycls[tr][0] if tr.size else 0, dtype=np.int8)
+            else:
+                rec["base_logistic"] = (
+                    logistic_baseline(random_state=cfg.seed).fit(Xl[tr], ycls[tr]).predict(Xl[te])
+                )
         if m_cfg.leakage_test:
             perm = LGBMDirectionClassifier(
                 n_estimators=min(100, m_cfg.n_estimators),
