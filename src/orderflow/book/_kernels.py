@@ -220,29 +220,19 @@ def apply_row(
     # one code path for all three size actions (selects, not a 3-way branch: actions are unpredictable)
     is_set = action == A_SET
     delta = size if action == A_ADD else -size
-    if n > NEAR and n < keys.shape[1] and keys[s, n - NEAR] <= key:
+    if n > NEAR and keys[s, n - NEAR] <= key:
         # near-touch fast path (~96% of the synthetic benchmark's rows; real books also concentrate
-        # activity at the touch): the key lies within the top NEAR levels or above them. Its slot is found by counting the window's keys above it, a fixed
-        # branch-free loop, instead of a linear scan whose exit point is unpredictable. The window
-        # bounds n > NEAR and n < capacity keep every access (and an insert) inside the row.
+        # activity at the touch): the key lies within the top NEAR levels or above them. Its slot is
+        # found by counting the window's keys above it, a fixed branch-free loop, instead of a linear
+        # scan whose exit point is unpredictable. n > NEAR keeps every access inside the row.
         b = n - NEAR
         cnt = 0
         for j in range(NEAR):
             cnt += keys[s, b + j] > key
         idx = n - 1 - cnt  # last slot with a key <= key (>= b)
-        if keys[s, idx] == key:
-            new = size if is_set else sizes[s, idx] + delta
-            if new > 0:
-                sizes[s, idx] = new
-                return R_OK
-            _delete(keys, sizes, nlev, s, idx)
-            return R_NEG_CLAMP if new < 0 else R_OK
-        new = size if is_set else delta
-        if new > 0:
-            _insert(keys, sizes, nlev, s, idx + 1, key, new)
-            return R_OK
-        return R_MISSING if new < 0 else R_OK
-    pos = find_level(keys, s, n, key)
+        pos = idx if keys[s, idx] == key else -(idx + 1) - 1
+    else:
+        pos = find_level(keys, s, n, key)
     if pos >= 0:
         new = size if is_set else sizes[s, pos] + delta
         if new > 0:
