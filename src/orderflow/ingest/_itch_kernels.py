@@ -355,6 +355,20 @@ def flush_rows(out, out_loc, n, dcols, seg, seglog, st, tally, touched):
 
 
 @jit(_nrt=False)
+def _trade(tr, k, m, loc, te, px, sz, aggr, kind, match, oid):
+    """Trade row ``k`` of ``tr``: seq, locate, ts UTC, price, size, aggressor, kind, match number, order id."""
+    tr[0, k] = m
+    tr[1, k] = loc
+    tr[2, k] = te
+    tr[3, k] = px
+    tr[4, k] = sz
+    tr[5, k] = aggr
+    tr[6, k] = kind
+    tr[7, k] = match
+    tr[8, k] = oid
+
+
+@jit(_nrt=False)
 def _event(ev, k, m, loc, te, act, side, px, sz, oid, fl):
     ev[k, E_SEQ] = m
     ev[k, E_LOC] = loc
@@ -453,15 +467,7 @@ def order_pass(buf, offsets, types, keep, is_book, i0, seq0, midnight, batch, ta
                         printable = buf[o + 31] == 89  # 'Y'
                         tpx = _be(buf, o + 32, 4) * PX4
                     if printable and sh > 0:
-                        tr[0, nt] = m
-                        tr[1, nt] = loc
-                        tr[2, nt] = te
-                        tr[3, nt] = tpx
-                        tr[4, nt] = sh
-                        tr[5, nt] = -side
-                        tr[6, nt] = K_REGULAR
-                        tr[7, nt] = _be(buf, o + 23, 8)
-                        tr[8, nt] = ref
+                        _trade(tr, nt, m, loc, te, tpx, sh, -side, K_REGULAR, _be(buf, o + 23, 8), ref)
                         nt += 1
                 rem = tab[s, O_REM] - sh
                 if rem <= 0:
@@ -495,28 +501,24 @@ def order_pass(buf, offsets, types, keep, is_book, i0, seq0, midnight, batch, ta
         elif t == 80:  # P: trade against a non-displayed order
             sh = _be(buf, o + 20, 4)
             if sh > 0:
-                tr[0, nt] = m
-                tr[1, nt] = loc
-                tr[2, nt] = te
-                tr[3, nt] = _be(buf, o + 32, 4) * PX4
-                tr[4, nt] = sh
-                tr[5, nt] = 0
-                tr[6, nt] = K_HIDDEN
-                tr[7, nt] = _be(buf, o + 36, 8)
-                tr[8, nt] = _be(buf, o + 11, 8)
+                _trade(
+                    tr,
+                    nt,
+                    m,
+                    loc,
+                    te,
+                    _be(buf, o + 32, 4) * PX4,
+                    sh,
+                    0,
+                    K_HIDDEN,
+                    _be(buf, o + 36, 8),
+                    _be(buf, o + 11, 8),
+                )
                 nt += 1
         else:  # Q: cross trade
             sh = _be(buf, o + 11, 8)
             if sh > 0:
-                tr[0, nt] = m
-                tr[1, nt] = loc
-                tr[2, nt] = te
-                tr[3, nt] = _be(buf, o + 27, 4) * PX4
-                tr[4, nt] = sh
-                tr[5, nt] = 0
-                tr[6, nt] = K_CROSS
-                tr[7, nt] = _be(buf, o + 31, 8)
-                tr[8, nt] = 0
+                _trade(tr, nt, m, loc, te, _be(buf, o + 27, 4) * PX4, sh, 0, K_CROSS, _be(buf, o + 31, 8), 0)
                 nt += 1
             else:
                 st[S_ZERO_CROSS] += 1
