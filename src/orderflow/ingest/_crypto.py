@@ -907,6 +907,27 @@ def _key_slot(buf: np.ndarray, ks: int, ke: int, keytab: np.ndarray, keylen: np.
 
 
 @jit(inline="always")
+def _scan_key(buf: np.ndarray, i: int, end: int, keytab: np.ndarray, keylen: np.ndarray) -> tuple[int, int]:
+    """A member's ``"key":`` at ``buf[i]``: ``(slot of the key in keytab or -1, index of its value)``.
+
+    The index is -1 on a syntax error (no string key, no colon, nothing after the colon).
+    """
+    if buf[i] != 34:
+        return -1, -1
+    q, _ = _skip_string(buf, i, end)
+    if q < 0:
+        return -1, -1
+    slot = _key_slot(buf, i + 1, q, keytab, keylen)
+    i = _ws(buf, q + 1, end)
+    if i >= end or buf[i] != 58:
+        return -1, -1
+    i = _ws(buf, i + 1, end)
+    if i >= end:
+        return -1, -1
+    return slot, i
+
+
+@jit(inline="always")
 def _scan_value(buf: np.ndarray, i: int, end: int) -> tuple[int, int, int, int]:
     """Scan the JSON value starting at ``buf[i]`` (``i < end``).
 
@@ -971,17 +992,8 @@ def _scan_object(
     if i < end and buf[i] == 125:
         return i + 1, ds, de
     while i < end:
-        if buf[i] != 34:
-            return -1, ds, de
-        q, _ = _skip_string(buf, i, end)
-        if q < 0:
-            return -1, ds, de
-        slot = _key_slot(buf, i + 1, q, keytab, keylen)
-        i = _ws(buf, q + 1, end)
-        if i >= end or buf[i] != 58:
-            return -1, ds, de
-        i = _ws(buf, i + 1, end)
-        if i >= end:
+        slot, i = _scan_key(buf, i, end, keytab, keylen)
+        if i < 0:
             return -1, ds, de
         t, s0, e0, i = _scan_value(buf, i, end)
         if i < 0:
@@ -1030,17 +1042,8 @@ def _scan_envelope(
     if i < end and buf[i] == 125:
         return i + 1
     while i < end:
-        if buf[i] != 34:
-            return -1
-        q, _ = _skip_string(buf, i, end)
-        if q < 0:
-            return -1
-        slot = _key_slot(buf, i + 1, q, keytab, keylen)
-        i = _ws(buf, q + 1, end)
-        if i >= end or buf[i] != 58:
-            return -1
-        i = _ws(buf, i + 1, end)
-        if i >= end:
+        slot, i = _scan_key(buf, i, end, keytab, keylen)
+        if i < 0:
             return -1
         c = buf[i]
         if slot == data_slot and c == 123:
