@@ -352,11 +352,18 @@ def build_index_into(
     unm_ask: np.ndarray,
     cross: np.ndarray,
 ) -> int:
-    """:func:`build_index` writing into caller-allocated buffers (length ``nd + nt``, the bounds
-    ``nd + nt + 1``); returns the number of events n (the outputs are the first n / n + 1 entries).
+    """One pass over both sorted seq columns: the event index and every per-event count.
+
+    Writes into caller-allocated buffers (length ``nd + nt``, the bounds ``nd + nt + 1``) and returns
+    the number of events n; the outputs are their first n (bounds: n + 1) entries: seq, d_bounds,
+    t_bounds, ts, bid rows, ask rows, traded volume, non-regular trades, unmatched bid hits, unmatched
+    ask hits, cross trades. Rows of event i are ``[d_bounds[i], d_bounds[i + 1])`` (events are
+    consecutive), i.e. ``d_lo = d_bounds[:-1]``, ``d_hi = d_bounds[1:]``, the values of
+    :func:`index_events`; the counts are those of :func:`event_counts` plus cross trades (``kind`` 2);
+    ``ts`` is the ts_event of the event's first delta row, else of its first trade row.
 
     Large buffers allocated by numpy are backed by transparent huge pages, which makes first touch
-    far cheaper than the 4 KiB pages of arrays allocated inside a kernel."""
+    far cheaper than the 4 KiB pages of arrays allocated inside a kernel (see ``rules._index``)."""
     nd = dseq.shape[0]
     nt = tseq.shape[0]
     i = 0
@@ -408,74 +415,6 @@ def build_index_into(
     d_b[n] = i
     t_b[n] = j
     return n
-
-
-@jit
-def build_index(
-    dseq: np.ndarray,
-    tseq: np.ndarray,
-    d_ts: np.ndarray,
-    t_ts: np.ndarray,
-    d_side: np.ndarray,
-    t_size: np.ndarray,
-    t_aggr: np.ndarray,
-    t_kind: np.ndarray,
-) -> tuple[np.ndarray, ...]:
-    """One pass over both sorted seq columns: the event index and every per-event count.
-
-    Returns (seq, d_bounds, t_bounds, ts, bid rows, ask rows, traded volume, non-regular trades,
-    unmatched bid hits, unmatched ask hits, cross trades). Rows of event i are
-    ``[d_bounds[i], d_bounds[i + 1])`` (events are consecutive), i.e. ``d_lo = d_bounds[:-1]``,
-    ``d_hi = d_bounds[1:]``, the values of :func:`index_events`; the counts are those of
-    :func:`event_counts` (int32) plus cross trades (``kind`` 2); ``ts`` is the ts_event of the event's
-    first delta row, else of its first trade row.
-    """
-    m = dseq.shape[0] + tseq.shape[0]
-    seq = np.empty(m, np.int64)
-    d_b = np.empty(m + 1, np.int64)
-    t_b = np.empty(m + 1, np.int64)
-    ts = np.empty(m, np.int64)
-    bid = np.empty(m, np.int32)
-    ask = np.empty(m, np.int32)
-    vol = np.empty(m, np.int64)
-    nonreg = np.empty(m, np.int32)
-    unm_bid = np.empty(m, np.int32)
-    unm_ask = np.empty(m, np.int32)
-    cross = np.empty(m, np.int32)
-    n = build_index_into(
-        dseq,
-        tseq,
-        d_ts,
-        t_ts,
-        d_side,
-        t_size,
-        t_aggr,
-        t_kind,
-        seq,
-        d_b,
-        t_b,
-        ts,
-        bid,
-        ask,
-        vol,
-        nonreg,
-        unm_bid,
-        unm_ask,
-        cross,
-    )
-    return (
-        seq[:n],
-        d_b[: n + 1],
-        t_b[: n + 1],
-        ts[:n],
-        bid[:n],
-        ask[:n],
-        vol[:n],
-        nonreg[:n],
-        unm_bid[:n],
-        unm_ask[:n],
-        cross[:n],
-    )
 
 
 @jit
@@ -726,7 +665,6 @@ __all__ = [
     "STALE_HEARTBEAT",
     "STALE_NONE",
     "STALE_SIDE",
-    "build_index",
     "build_index_into",
     "distinct_counts",
     "duplicate_kernel",

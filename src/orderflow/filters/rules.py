@@ -163,7 +163,7 @@ _T_COLS = ("ts_event", "seq", "price", "size", "aggressor", "kind", "order_id")
 
 
 def _index(d: dict[str, np.ndarray], t: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """:func:`K.build_index` into numpy-allocated buffers (huge pages: cheap first touch)."""
+    """:func:`K.build_index_into` numpy-allocated buffers (huge pages: cheap first touch), trimmed to n."""
     m = d["seq"].shape[0] + t["seq"].shape[0]
     i8, i4 = np.int64, np.int32
     out = tuple(np.empty(m + (k in (1, 2)), i4 if k in (4, 5, 7, 8, 9, 10) else i8) for k in range(11))

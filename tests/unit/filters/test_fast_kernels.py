@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from orderflow.filters import _kernels as K
+from orderflow.filters.rules import _index
 
 
 def _same(a: object, b: object) -> None:
@@ -17,7 +18,7 @@ def _same(a: object, b: object) -> None:
         np.testing.assert_array_equal(a, b)
 
 
-def test_build_index_equals_index_then_counts(rng: np.random.Generator) -> None:
+def test_event_index_equals_index_then_counts(rng: np.random.Generator) -> None:
     dseq = np.sort(rng.integers(0, 400, 700)).astype(np.int64)
     tseq = np.sort(rng.integers(0, 400, 150)).astype(np.int64)
     d_ts = (dseq * 10).astype(np.int64)
@@ -26,9 +27,10 @@ def test_build_index_equals_index_then_counts(rng: np.random.Generator) -> None:
     size = rng.integers(1, 9, tseq.shape[0]).astype(np.int64)
     aggr = rng.choice(np.array([-1, 0, 1], np.int8), tseq.shape[0])
     kind = rng.choice(np.array([0, 0, 1, 2, 3], np.uint8), tseq.shape[0])
-    args = (dseq, tseq, d_ts, t_ts, side, size, aggr, kind)
-    got = K.build_index(*args)
-    _same(got, K.build_index.py_func(*args))
+    got = _index(
+        {"seq": dseq, "ts_event": d_ts, "side": side},
+        {"seq": tseq, "ts_event": t_ts, "size": size, "aggressor": aggr, "kind": kind},
+    )
     seq, d_lo, d_hi, t_lo, t_hi = K.index_events(dseq, tseq)
     _same(got[:3], (seq, np.append(d_lo, d_hi[-1]), np.append(t_lo, t_hi[-1])))
     _same(got[4:10], K.event_counts(d_lo, d_hi, t_lo, t_hi, side, size, aggr, kind))
@@ -169,7 +171,9 @@ def test_build_index_into_and_wide_grid_keys(rng: np.random.Generator) -> None:
         out = tuple(np.empty(m + (k in (1, 2)), dt) for k, dt in enumerate(kinds))
         n = fn(*args, *out)
         got = tuple(a[: n + 1] if k in (1, 2) else a[:n] for k, a in enumerate(out))
-        _same(got, K.build_index(*args))
+        d = {"seq": args[0], "ts_event": args[2], "side": args[4]}
+        t = {"seq": args[1], "ts_event": args[3], "size": args[5], "aggressor": args[6], "kind": args[7]}
+        _same(got, _index(d, t))
     # keys depend on the range, not on the price level; a range beyond 8 n + 1024 ticks is refused
     side = rng.choice(np.array([-1, 1], np.int8), 50)
     tick = 3
