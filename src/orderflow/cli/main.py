@@ -27,6 +27,7 @@ from orderflow.cli import (
 )
 from orderflow.cli._common import Groups, console
 from orderflow.core.errors import OrderflowError
+from orderflow.core.runtime import tune_allocator
 
 HELP = """orderflow: market-microstructure order-flow research, from raw venue data to a per-regime,
 cost-aware verdict.
@@ -105,6 +106,7 @@ def _root(
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit code 2 (no traceback unless --debug)."""
     debug = "--debug" in sys.argv or os.environ.get("ORDERFLOW_DEBUG") == "1"
+    tune_allocator()
     try:
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:  # typer.Exit(n) inside a command returns n in non-standalone mode

@@ -150,6 +150,68 @@ def flicker_kernel(
 
 
 @jit
+def flicker_scan(
+    key: np.ndarray,
+    n_keys: int,
+    action: np.ndarray,
+    size: np.ndarray,
+    flags: np.ndarray,
+    ts: np.ndarray,
+    window_ns: int,
+    min_flips: int,
+) -> np.ndarray:
+    """:func:`flicker_kernel` written for speed, same output: the action of a row (a coin flip for
+    the branch predictor) selects its size change arithmetically instead of through branches; only
+    CLEAR (rare) and a completed run (rare) branch."""
+    n = key.shape[0]
+    mark = np.zeros(n, np.bool_)
+    prev_row = np.empty(n, np.int64)
+    last_row = np.full(n_keys, -1, np.int64)
+    last_change = np.zeros(n_keys, np.int64)
+    last_ts = np.zeros(n_keys, np.int64)
+    level = np.zeros(n_keys, np.int64)
+    run = np.zeros(n_keys, np.int64)
+    for r in range(n):
+        a = action[r]
+        if a == 5:  # CLEAR: forget everything (levels are gone)
+            prev_row[r] = -1
+            for k in range(n_keys):
+                level[k] = 0
+                run[k] = 0
+                last_row[k] = -1
+                last_change[k] = 0
+            continue
+        k = key[r]
+        q = size[r]
+        lv = level[k]
+        is_add = np.int64(a == 1)
+        is_set = np.int64(a == 4)
+        is_less = 1 - is_add - is_set  # REDUCE, EXECUTE (or unknown): the level loses q
+        # ADD +q, REDUCE -q, SET q - level, EXECUTE 0; snapshot rows (flag 32) change nothing
+        change = is_add * q - np.int64(a == 2) * q + is_set * (q - lv)
+        change *= np.int64((flags[r] & 32) == 0)
+        level[k] = is_set * q + (1 - is_set) * (lv + is_add * q - is_less * q)
+        lr = last_row[k]
+        prev_row[r] = lr
+        flip = (change != 0) & (lr >= 0) & (last_change[k] == -change) & (ts[r] - last_ts[k] <= window_ns)
+        rk = (run[k] + 1) * np.int64(flip)
+        run[k] = rk
+        if rk >= min_flips:
+            mark[r] = True
+            if rk == min_flips:
+                j = lr
+                for _ in range(min_flips):
+                    if j < 0:
+                        break
+                    mark[j] = True
+                    j = prev_row[j]
+        last_row[k] = r
+        last_change[k] = change
+        last_ts[k] = ts[r]
+    return mark
+
+
+@jit
 def duplicate_kernel(
     ts: np.ndarray,
     d_lo: np.ndarray,
@@ -381,10 +443,8 @@ def build_index_into(
         na = 0
         while i < nd and dseq[i] == s:
             sd = d_side[i]
-            if sd == 1:
-                nb += 1
-            elif sd == -1:
-                na += 1
+            nb += sd == 1
+            na += sd == -1
             i += 1
         ts[n] = d_ts[d_b[n]] if i > d_b[n] else t_ts[j]
         v = 0
@@ -463,6 +523,17 @@ def stuffing_kernel(
         msgs = i - j + 1
         out[i] = msgs >= min_messages and msgs >= min_ratio * (trades + 1)
     return out
+
+
+@jit
+def cross_lock(bid: np.ndarray, ask: np.ndarray, undef: int, out: np.ndarray) -> None:
+    """Per row of best bid / best ask: 1 crossed (bid > ask), 2 locked (bid == ask), else 0 (also
+    when either side is ``undef``), written to ``out``."""
+    for r in range(bid.shape[0]):
+        b = bid[r]
+        a = ask[r]
+        ok = (b != undef) & (a != undef)
+        out[r] = ok * ((b > a) + 2 * (b == a))
 
 
 @jit
@@ -666,10 +737,12 @@ __all__ = [
     "STALE_NONE",
     "STALE_SIDE",
     "build_index_into",
+    "cross_lock",
     "distinct_counts",
     "duplicate_kernel",
     "event_counts",
     "flicker_kernel",
+    "flicker_scan",
     "grid_keys",
     "index_events",
     "keep_unchanged",

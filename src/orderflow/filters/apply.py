@@ -7,17 +7,65 @@ action; downstream stages decide from the QC table. Switching a rule off removes
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from orderflow.core.errors import ConfigError
 from orderflow.core.instruments import Instrument
 from orderflow.core.schema import QC, validate
 from orderflow.filters import _kernels as K
 from orderflow.filters.config import RULES, FilterConfig
-from orderflow.filters.rules import FILTERS, RULE_FUNCTIONS, EventView, RuleMask, _snap_seq, build_view
+from orderflow.filters.rules import _D_COLS as D_COLS
+from orderflow.filters.rules import (
+    FILTERS,
+    INDEX_D_COLS,
+    RULE_FUNCTIONS,
+    EventView,
+    RuleMask,
+    _snap_seq,
+    book_hits,
+    build_view,
+    delta_columns,
+    flicker_rows,
+    seq_sorted,
+    unchanged_snapshots,
+)
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _helper_pool() -> ThreadPoolExecutor:
+    """One process-wide helper thread for the rules' work that needs no event index (the numba
+    kernels release the GIL, and so do polars' column operations)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(1, thread_name_prefix="orderflow-filters")
+        return _POOL
+
+
+def default_threads() -> int:
+    """Threads :func:`apply_filters` uses by default: ``ORDERFLOW_FILTER_THREADS`` when set, else 2
+    when the machine has two or more cores (the rules' work splits two ways), else 1."""
+    env = os.environ.get("ORDERFLOW_FILTER_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ConfigError(
+                f"ORDERFLOW_FILTER_THREADS={env!r}: expected a whole number of threads"
+            ) from None
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
 
 RULE_KIND: dict[str, str] = {
     "crossed_book": "crossed",
@@ -43,108 +91,147 @@ class FilterResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-class _Rows:
-    """QC rows being assembled as integer codes (strings interned once, joined at the end)."""
+@dataclass
+class _Part:
+    """The QC rows of one rule mask in one table; reasons and actions are indexes into the mask's own
+    names (the global codes are given when the parts are joined, so parts build on any thread)."""
 
-    def __init__(self, view: EventView) -> None:
-        self.view = view
-        self.names: dict[str, dict[str, int]] = {"rule": {}, "reason": {}, "action": {}, "table": {}}
-        self.parts: list[tuple[np.ndarray, ...]] = []
-        self.details: list[pl.Series] = []
-        self.n_details = 1  # detail code 0 = ""
+    rule: str
+    table: str
+    seq: np.ndarray
+    ts: np.ndarray
+    vol: np.ndarray
+    """traded volume of the row's event (0 when its seq is not an event), for the report"""
+    reason: np.ndarray
+    reasons: tuple[str, ...]
+    action: np.ndarray
+    actions: tuple[str, ...]
+    detail: pl.Series | None
 
-    def code(self, kind: str, name: str) -> int:
-        return self.names[kind].setdefault(name, len(self.names[kind]))
 
-    def codes(self, kind: str, names: tuple[str, ...]) -> np.ndarray:
-        return np.array([self.code(kind, x) for x in names], np.int64)
+def _parts(view: EventView, m: RuleMask) -> list[_Part]:
+    """The QC rows of ``m``: one part, or one per table (``table`` None or ``all_tables``)."""
+    idx = np.flatnonzero(m.mask)
+    n = idx.shape[0]
+    if m.index == "events":
+        seq, ts, ev = view.seq[idx], view.ts[idx], idx
+    elif m.index == "snapshots":
+        seq = _snap_seq(view)[idx]
+        ts = view.snapshots["ts_event"].gather(pl.Series(idx, dtype=pl.Int64)).to_numpy()
+        ev = view.snap_event[idx]
+    else:
+        seq, ts = view.t["seq"][idx], view.t["ts_event"][idx]
+        # the event holding trade row r: the last event whose trade rows start at or before r
+        ev = np.searchsorted(view.t_lo, idx, side="right") - 1 if view.n else np.full(n, -1)
+    vol = np.where(ev >= 0, view.trade_vol[np.maximum(ev, 0)], 0) if view.n else np.zeros(n)
+    detail = m.detail.cast(pl.Utf8) if m.detail is not None and m.detail.len() == n else None
 
-    def add(self, m: RuleMask) -> None:
-        view = self.view
-        idx = np.flatnonzero(m.mask)
-        n = idx.shape[0]
-        if m.index == "events":
-            seq, ts, ev = view.seq[idx], view.ts[idx], idx
-        elif m.index == "snapshots":
-            seq = _snap_seq(view)[idx]
-            ts = view.snapshots["ts_event"].gather(pl.Series(idx, dtype=pl.Int64)).to_numpy()
-            ev = view.snap_event[idx]
-        else:
-            seq, ts = view.t["seq"][idx], view.t["ts_event"][idx]
-            # the event holding trade row r: the last event whose trade rows start at or before r
-            ev = np.searchsorted(view.t_lo, idx, side="right") - 1 if view.n else np.full(n, -1)
-        # traded volume of the row's event (0 when its seq is not an event), for the report
-        vol = np.where(ev >= 0, view.trade_vol[np.maximum(ev, 0)], 0) if view.n else np.zeros(n)
-        vol = vol.astype(np.int64)
-        seq = seq.astype(np.int64)
-        ts = ts.astype(np.int64)
-        rule = np.full(n, self.code("rule", m.rule), np.int64)
-        reason = self.codes("reason", m.reasons)[m.reason[idx].astype(np.int64)]
-        action = self.codes("action", m.actions)[m.action[idx].astype(np.int64)]
-        if m.detail is not None and m.detail.len() == n:
-            detail = np.arange(self.n_details, self.n_details + n, dtype=np.int64)
-            self.details.append(m.detail.cast(pl.Utf8))
-            self.n_details += n
-        else:
-            detail = np.zeros(n, np.int64)
-        cols = (seq, ts, rule, reason, action, detail, vol)
-        if m.table is not None:
-            self.parts.append((*cols, np.full(n, self.code("table", m.table), np.int64)))
-            return
-        has_d = view.d_hi[idx] > view.d_lo[idx] if m.index == "events" else np.zeros(n, np.bool_)
-        bd, tr = self.code("table", "book_deltas"), self.code("table", "trades")
-        if not m.all_tables:
-            self.parts.append((*cols, np.where(has_d, bd, tr).astype(np.int64)))
-            return
-        has_t = view.t_hi[idx] > view.t_lo[idx]
-        self.parts.append((*(c[has_d] for c in cols), np.full(int(has_d.sum()), bd, np.int64)))
-        self.parts.append((*(c[has_t] for c in cols), np.full(int(has_t.sum()), tr, np.int64)))
+    def part(table: str, keep: np.ndarray | None = None) -> _Part:
+        def pick(a: np.ndarray) -> np.ndarray:
+            return np.asarray(a if keep is None else a[keep], np.int64)
 
-    def frame(self) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
-        """The QC table (stable by seq: rule order, then row order within a rule) and its codes."""
-        if not self.parts:
-            z = np.zeros(0, np.int64)
-            return QC.empty(), {"seq": z, "rule": z, "reason": z, "action": z, "vol": z}
-        cols = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
-        order = np.argsort(cols[0], kind="stable")
-        seq, ts, rule, reason, action, detail, vol, table = (c[order] for c in cols)
-
-        def strings(kind: str, codes: np.ndarray) -> pl.Series:
-            names = sorted(self.names[kind], key=self.names[kind].__getitem__)
-            return pl.Series(kind, names, dtype=pl.Utf8).gather(pl.Series(codes, dtype=pl.Int64))
-
-        details = pl.concat([pl.Series("detail", [""], dtype=pl.Utf8), *self.details])
-        qc = pl.DataFrame(
-            [
-                pl.Series("seq", seq, dtype=pl.Int64),
-                pl.Series("ts_event", ts, dtype=pl.Int64),
-                strings("table", table),
-                strings("rule", rule),
-                strings("reason", reason),
-                strings("action", action),
-                details.gather(pl.Series(detail, dtype=pl.Int64)).alias("detail"),
-            ]
+        return _Part(
+            m.rule,
+            table,
+            pick(seq),
+            pick(ts),
+            pick(vol),
+            pick(m.reason[idx]),
+            m.reasons,
+            pick(m.action[idx]),
+            m.actions,
+            detail if detail is None or keep is None else detail.filter(pl.Series(keep)),
         )
-        codes = {"seq": seq, "rule": rule, "reason": reason, "action": action, "vol": vol}
-        return qc.select(QC.names), codes
+
+    if m.table is not None:
+        return [part(m.table)]
+    has_d = view.d_hi[idx] > view.d_lo[idx] if m.index == "events" else np.zeros(n, np.bool_)
+    if not m.all_tables:  # the event's delta rows when it has any, else its trades
+        return [p for p in (part("book_deltas", has_d), part("trades", ~has_d)) if p.seq.shape[0]]
+    has_t = view.t_hi[idx] > view.t_lo[idx]
+    return [p for p in (part("book_deltas", has_d), part("trades", has_t)) if p.seq.shape[0]]
 
 
-def _report(rows: _Rows, codes: dict[str, np.ndarray], config: FilterConfig) -> dict[str, Any]:
+@dataclass
+class _Joined:
+    """All parts as one QC table (stable by seq: rule order, then row order within a rule), with the
+    integer codes the report counts by and the code of each name."""
+
+    qc: pl.DataFrame
+    codes: dict[str, np.ndarray]
+    names: dict[str, dict[str, int]]
+
+
+def _join(parts: list[_Part]) -> _Joined:
+    names: dict[str, dict[str, int]] = {"rule": {}, "reason": {}, "action": {}, "table": {}}
+
+    def code(kind: str, name: str) -> int:
+        return names[kind].setdefault(name, len(names[kind]))
+
+    total = sum(p.seq.shape[0] for p in parts)
+    seq, ts, vol, rule, reason, action, detail, table = (np.empty(total, np.int64) for _ in range(8))
+    details: list[pl.Series] = [pl.Series("detail", [""], dtype=pl.Utf8)]  # detail code 0 = ""
+    n_details = 1
+    o = 0
+    for p in parts:
+        n = p.seq.shape[0]
+        sl = slice(o, o + n)
+        seq[sl], ts[sl], vol[sl] = p.seq, p.ts, p.vol
+        rule[sl] = code("rule", p.rule)
+        table[sl] = code("table", p.table)
+        reason[sl] = np.array([code("reason", x) for x in p.reasons], np.int64)[p.reason]
+        action[sl] = np.array([code("action", x) for x in p.actions], np.int64)[p.action]
+        if p.detail is not None:
+            detail[sl] = np.arange(n_details, n_details + n)
+            details.append(p.detail)
+            n_details += n
+        else:
+            detail[sl] = 0
+        o += n
+    if total == 0:
+        return _Joined(
+            QC.empty(), {"seq": seq, "rule": rule, "reason": reason, "action": action, "vol": vol}, names
+        )
+    order = np.argsort(seq, kind="stable")
+    seq, ts, rule, reason, action, detail, vol, table = (
+        c[order] for c in (seq, ts, rule, reason, action, detail, vol, table)
+    )
+
+    def strings(kind: str, codes: np.ndarray) -> pl.Series:
+        ordered = sorted(names[kind], key=names[kind].__getitem__)
+        return pl.Series(kind, ordered, dtype=pl.Utf8).gather(pl.Series(codes, dtype=pl.Int64))
+
+    qc = pl.DataFrame(
+        [
+            pl.Series("seq", seq, dtype=pl.Int64),
+            pl.Series("ts_event", ts, dtype=pl.Int64),
+            strings("table", table),
+            strings("rule", rule),
+            strings("reason", reason),
+            strings("action", action),
+            pl.concat(details).gather(pl.Series(detail, dtype=pl.Int64)).alias("detail"),
+        ]
+    )
+    codes = {"seq": seq, "rule": rule, "reason": reason, "action": action, "vol": vol}
+    return _Joined(qc.select(QC.names), codes, names)
+
+
+def _report(view: EventView, joined: _Joined, config: FilterConfig) -> dict[str, Any]:
     """Counts of distinct flagged seqs and their traded volume, per rule, action and reason."""
-    view = rows.view
+    codes, all_names = joined.codes, joined.names
     seq = codes["seq"]
     rule_c, action_c, reason_c = codes["rule"], codes["action"], codes["reason"]
     vol = codes["vol"]  # traded volume of each row's event (0 when its seq is not an event)
-    rule_names = rows.names["rule"]
-    act_names = sorted(rows.names["action"], key=rows.names["action"].__getitem__)
-    rea_names = sorted(rows.names["reason"], key=rows.names["reason"].__getitem__)
+    rule_names = all_names["rule"]
+    act_names = sorted(all_names["action"], key=all_names["action"].__getitem__)
+    rea_names = sorted(all_names["reason"], key=all_names["reason"].__getitem__)
     n_r, n_a, n_z = max(len(rule_names), 1), max(len(act_names), 1), max(len(rea_names), 1)
     r_ev, r_vol = K.distinct_counts(seq, rule_c, n_r, vol)
     a_ev, a_vol = K.distinct_counts(seq, rule_c * n_a + action_c, n_r * n_a, vol)
     z_ev, _ = K.distinct_counts(seq, rule_c * n_z + reason_c, n_r * n_z, vol)
     zero = np.zeros(seq.shape[0], np.int64)
     all_ev, all_vol = K.distinct_counts(seq, zero, 1, vol)
-    drop = rows.names["action"].get("drop", -1)
+    drop = all_names["action"].get("drop", -1)
     drop_ev, _ = K.distinct_counts(seq, np.where(action_c == drop, 0, -1).astype(np.int64), 1, vol)
 
     rules: dict[str, Any] = {}
@@ -161,11 +248,11 @@ def _report(rows: _Rows, codes: dict[str, np.ndarray], config: FilterConfig) -> 
         }
         if ev and rc is not None:
             for a in sorted(act_names):
-                g = rc * n_a + rows.names["action"][a]
+                g = rc * n_a + all_names["action"][a]
                 if a_ev[g]:
                     entry["by_action"][a] = {"events": int(a_ev[g]), "volume": int(a_vol[g])}
             for z in sorted(rea_names):
-                g = rc * n_z + rows.names["reason"][z]
+                g = rc * n_z + all_names["reason"][z]
                 if z_ev[g]:
                     entry["by_reason"][z] = int(z_ev[g])
         rules[rule] = entry
@@ -189,6 +276,7 @@ def apply_filters(
     instrument: Instrument,
     config: FilterConfig,
     status: pl.DataFrame | None = None,
+    threads: int | None = None,
 ) -> FilterResult:
     """Run every enabled rule of ``config`` on one partition; return QC rows and a report.
 
@@ -200,26 +288,88 @@ def apply_filters(
 
     One pass builds the per-event index (numba); each rule is one kernel or a few vectorised numpy
     operations over it; the QC rows are assembled as integer codes and turned into strings once.
+
+    With ``threads`` >= 2 (default :func:`default_threads`), the work that needs no event index (the
+    snapshot comparisons of ``low_info``, ``crossed_book`` and ``locked_book``, the per-row
+    ``flicker`` kernel) runs on a helper thread while this thread builds the index and runs the
+    other rules; the result is identical to ``threads=1``.
     """
-    view = build_view(snapshots, deltas, trades, instrument, status)
-    rows = _Rows(view)
-    for rule in RULES:
-        rc = getattr(config, rule)
-        if not rc.enabled:
-            continue
-        for m in RULE_FUNCTIONS[rule](view, rc):
-            if m.mask.any():
-                rows.add(m)
+    n_threads = default_threads() if threads is None else threads
+    if n_threads < 1:
+        raise ConfigError(f"apply_filters: threads={threads} (expected 1 or more)")
+    snapshots = seq_sorted(snapshots)
+    if n_threads == 1:
+        return _apply(build_view(snapshots, deltas, trades, instrument, status), config)
+    pool = _helper_pool()
+    futures: list[Future[Any]] = []
+
+    def submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        futures.append(f := pool.submit(fn, *args))
+        return f
+
+    try:
+        # the helper thread, in this order: the delta columns the index does not read, then the work
+        # that needs no index; meanwhile this thread copies the index's columns and builds the index
+        rest = submit(delta_columns, deltas, tuple(c for c in D_COLS if c not in INDEX_D_COLS))
+        d = delta_columns(deltas, INDEX_D_COLS)
+        pre: dict[Any, Future[Any]] = {}
+        li, fl = config.low_info, config.flicker
+        if li.enabled:
+            pre[("low_info", li.top_k)] = submit(unchanged_snapshots, snapshots, li.top_k)
+        if fl.enabled:
+            pre[("flicker", fl)] = submit(
+                lambda: flicker_rows({**d, **rest.result()}, instrument.tick_int, fl)
+            )
+        if config.crossed_book.enabled or config.locked_book.enabled:
+            pre[("book",)] = submit(book_hits, snapshots)
+        view = build_view(snapshots, deltas, trades, instrument, status, d=d, d_more=rest.result, pre=pre)
+        return _apply(view, config, submit)
+    finally:
+        for f in futures:  # never leave work running on the caller's data (after an error)
+            f.cancel() or f.exception()
+
+
+AHEAD_RULES = ("flicker", "low_info", "crossed_book", "locked_book")
+"""Rules whose heavy part the helper thread computes ahead (they wait for it): both threads take
+the other rules first."""
+
+
+def _rule_parts(view: EventView, rule: str, rc: Any) -> list[_Part]:
+    return [p for m in RULE_FUNCTIONS[rule](view, rc) if m.mask.any() for p in _parts(view, m)]
+
+
+def _apply(
+    view: EventView, config: FilterConfig, submit: Callable[..., Future[Any]] | None = None
+) -> FilterResult:
+    """The enabled rules on ``view`` and their QC rows (with ``submit``, this thread and the helper
+    take rules from one queue until it is empty), joined in rule order, and the report."""
+    enabled = [r for r in RULES if getattr(config, r).enabled]
+    queue = deque(sorted(enabled, key=lambda r: r in AHEAD_RULES))
+    lock = threading.Lock()
+    done: dict[str, list[_Part]] = {}
+
+    def drain() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                rule = queue.popleft()
+            done[rule] = _rule_parts(view, rule, getattr(config, rule))
+
+    helper = submit(drain) if submit is not None else None
+    drain()
+    if helper is not None:
+        helper.result()
+    parts = [p for rule in enabled for p in done[rule]]  # rule order, whichever thread ran the rule
     for plugin in config.plugins:
-        if not plugin.enabled:
-            continue
-        fn = FILTERS.get(plugin.rule)
-        for m in fn(view, plugin):
-            if m.mask.shape[0] and m.mask.any():
-                rows.add(m)
-    qc, codes = rows.frame()
-    qc = validate(qc, QC, where=f"filters {instrument.symbol}")
-    return FilterResult(qc=qc, report=_report(rows, codes, config))
+        if plugin.enabled:
+            fn = FILTERS.get(plugin.rule)
+            parts += [
+                p for m in fn(view, plugin) if m.mask.shape[0] and m.mask.any() for p in _parts(view, m)
+            ]
+    joined = _join(parts)
+    qc = validate(joined.qc, QC, where=f"filters {view.instrument.symbol}")
+    return FilterResult(qc=qc, report=_report(view, joined, config))
 
 
 def _score(flag: set[int], truth: set[int]) -> dict[str, Any]:
@@ -262,4 +412,11 @@ def score_against_truth(qc: pl.DataFrame, artifacts: pl.DataFrame) -> dict[str, 
     return out
 
 
-__all__ = ["ARTIFACT_KINDS", "RULE_KIND", "FilterResult", "apply_filters", "score_against_truth"]
+__all__ = [
+    "ARTIFACT_KINDS",
+    "RULE_KIND",
+    "FilterResult",
+    "apply_filters",
+    "default_threads",
+    "score_against_truth",
+]

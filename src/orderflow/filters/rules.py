@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -181,22 +182,51 @@ def _index(d: dict[str, np.ndarray], t: dict[str, np.ndarray]) -> tuple[np.ndarr
     return tuple(a[: n + 1] if k in (1, 2) else a[:n] for k, a in enumerate(out))
 
 
+def seq_sorted(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` in ``seq`` order (a stable sort only when it is not already sorted)."""
+    if df.height > 1 and not df["seq"].is_sorted():
+        return df.sort("seq", maintain_order=True)
+    return df
+
+
+INDEX_D_COLS = ("ts_event", "seq", "side")
+"""The BOOK_DELTAS columns the event index reads (the rest of ``_D_COLS`` may come later)."""
+
+
+def delta_columns(deltas: pl.DataFrame, cols: tuple[str, ...] = _D_COLS) -> dict[str, np.ndarray]:
+    """BOOK_DELTAS columns the rules read (default all of ``EventView.d``), contiguous, in ``seq``
+    order."""
+    return _sorted_cols(deltas, cols)
+
+
 def build_view(
     snapshots: pl.DataFrame,
     deltas: pl.DataFrame,
     trades: pl.DataFrame,
     instrument: Instrument,
     status: pl.DataFrame | None = None,
+    *,
+    d: dict[str, np.ndarray] | None = None,
+    d_more: Callable[[], dict[str, np.ndarray]] | None = None,
+    pre: dict[Any, Any] | None = None,
 ) -> EventView:
-    """Index the partition by event (``seq``); inputs need not be sorted (stable sort when not)."""
-    d = _sorted_cols(deltas, _D_COLS)
+    """Index the partition by event (``seq``); inputs need not be sorted (stable sort when not).
+
+    ``d`` may pass :func:`delta_columns` of ``deltas`` the caller already has (at least
+    :data:`INDEX_D_COLS`); ``d_more()`` then supplies the rest, asked for once the index is built (a
+    copy another thread makes meanwhile). ``pre`` holds work computed ahead (values or futures, see
+    :func:`precomputed`), kept in ``extra``."""
+    if d is None:
+        d = delta_columns(deltas)
     t = _sorted_cols(trades, _T_COLS)
     (seq, d_b, t_b, ts, bid_rows, ask_rows, trade_vol, nonreg, unm_bid, unm_ask, cross) = _index(d, t)
+    if d_more is not None:
+        d = {**d, **d_more()}
+    d = {c: d[c] for c in _D_COLS}
     d_lo, d_hi, t_lo, t_hi = d_b[:-1], d_b[1:], t_b[:-1], t_b[1:]
     regular = np.flatnonzero(t["kind"] == TradeKind.REGULAR)
     first_trade_seq = int(t["seq"][regular[0]]) if regular.shape[0] else int(np.iinfo(np.int64).max)
-    if snapshots.height > 1 and not snapshots["seq"].is_sorted():
-        snapshots = snapshots.sort("seq", maintain_order=True)
+    snapshots = seq_sorted(snapshots)
     snap_seq = snapshots["seq"].to_numpy()
     snap_event = K.locate_sorted(seq, np.ascontiguousarray(snap_seq, dtype=np.int64))
     return EventView(
@@ -224,8 +254,20 @@ def build_view(
             "n_cross": cross,
             "snap_seq": snap_seq,
             "ts_sorted": seq.shape[0] < 2 or bool(np.all(ts[1:] >= ts[:-1])),
+            "pre": dict(pre or {}),
         },
     )
+
+
+def precomputed(view: EventView, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """The value of ``key`` computed ahead for this view (waiting for it when it is a future still
+    running on another thread), else ``compute()``. Rules stay callable on a bare view; the work a
+    caller starts early (:func:`orderflow.filters.apply_filters` on a second core) is picked up here."""
+    pre = view.extra.get("pre") or {}
+    if key in pre:
+        v = pre[key]
+        return v.result() if isinstance(v, Future) else v
+    return compute()
 
 
 def _one_action(n: int) -> np.ndarray:
@@ -271,14 +313,6 @@ def stale_quote(view: EventView, cfg: StaleQuoteConfig) -> list[RuleMask]:
 
 
 # -- crossed / locked --------------------------------------------------------------------------------------
-def _top(view: EventView) -> tuple[np.ndarray, np.ndarray]:
-    s = view.snapshots
-    if "bid_px_00" not in s.columns:
-        z = np.zeros(s.height, np.int64)
-        return z, z
-    return s["bid_px_00"].to_numpy(), s["ask_px_00"].to_numpy()
-
-
 def _snap_seq(view: EventView) -> np.ndarray:
     seq = view.extra.get("snap_seq")
     if seq is None or seq.shape[0] != view.snapshots.height:
@@ -297,29 +331,36 @@ def _cross_reason(view: EventView, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def book_hits(s: pl.DataFrame) -> np.ndarray:
+    """Per row of seq-sorted snapshots ``s``: 1 crossed (best bid > best ask), 2 locked (equal), else
+    0 (also without depth or a side). Needs no event index (runs ahead)."""
+    out = np.zeros(s.height, np.int8)
+    if "bid_px_00" not in s.columns:
+        return out
+    b_s, a_s = s["bid_px_00"], s["ask_px_00"]
+    if b_s.null_count() or a_s.null_count():
+        b_s = b_s.fill_null(UNDEF_PRICE)
+        a_s = a_s.fill_null(UNDEF_PRICE)
+    start = 0
+    for b, a in _column_chunks(pl.DataFrame([b_s, a_s]), ["bid_px_00", "ask_px_00"]):
+        K.cross_lock(b, a, UNDEF_PRICE, out[start : start + b.shape[0]])
+        start += b.shape[0]
+    return out
+
+
 def _book_rule(view: EventView, rule: str, action: str, crossed: bool) -> list[RuleMask]:
-    s = view.snapshots
-    if "bid_px_00" in s.columns and s["bid_px_00"].null_count() == 0 and s["ask_px_00"].null_count() == 0:
-        # compare in polars on the columns' own chunks: no copy of the price columns
-        b_s, a_s = s["bid_px_00"], s["ask_px_00"]
-        hit = (b_s != UNDEF_PRICE) & (a_s != UNDEF_PRICE) & ((b_s > a_s) if crossed else (b_s == a_s))
-        mask = hit.to_numpy()
-        rows = np.flatnonzero(mask)
-        bid = np.zeros(mask.shape[0], np.int64)
-        ask = np.zeros(mask.shape[0], np.int64)
-        idx = pl.Series(rows, dtype=pl.Int64)
-        bid[rows] = b_s.gather(idx).to_numpy()
-        ask[rows] = a_s.gather(idx).to_numpy()
-    else:
-        bid, ask = _top(view)
-        both = (bid != UNDEF_PRICE) & (ask != UNDEF_PRICE)
-        mask = both & ((bid > ask) if crossed else (bid == ask))
-        rows = np.flatnonzero(mask)
+    code = precomputed(view, ("book",), lambda: book_hits(view.snapshots))
+    mask = code == (1 if crossed else 2)
+    rows = np.flatnonzero(mask)
     reason = np.zeros(mask.shape[0], np.int8)
     reason[rows] = _cross_reason(view, rows)
-    detail = pl.DataFrame({"b": bid[rows], "a": ask[rows]}).select(
-        pl.format("bid_px_00={} ask_px_00={}", "b", "a").alias("detail")
-    )["detail"]
+    detail = None
+    if rows.shape[0]:
+        idx = pl.Series(rows, dtype=pl.Int64)
+        s = view.snapshots
+        detail = pl.DataFrame({"b": s["bid_px_00"].gather(idx), "a": s["ask_px_00"].gather(idx)}).select(
+            pl.format("bid_px_00={} ask_px_00={}", "b", "a").alias("detail")
+        )["detail"]
     return [
         RuleMask(
             rule,
@@ -409,20 +450,27 @@ def _dense_keys(side: np.ndarray, price: np.ndarray, tick: int) -> tuple[np.ndar
     return keys, n_keys + 1
 
 
+def flicker_rows(d: dict[str, np.ndarray], tick: int, cfg: FlickerConfig) -> np.ndarray:
+    """Mask over the delta rows ``d`` (:func:`delta_columns`) of the rows in a flicker run. Needs no
+    event index (runs ahead)."""
+    key, n_keys = _dense_keys(d["side"], d["price"], tick)
+    return np.asarray(
+        K.flicker_scan(
+            key,
+            n_keys,
+            d["action"],
+            d["size"],
+            d["flags"],
+            d["ts_event"],
+            round(cfg.window_us * NS_PER_US),
+            cfg.min_flips,
+        )
+    )
+
+
 def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:
     """Events holding rows of an add/cancel flicker run (see :class:`FlickerConfig`)."""
-    d = view.d
-    key, n_keys = _dense_keys(d["side"], d["price"], view.instrument.tick_int)
-    rows = K.flicker_kernel(
-        key,
-        n_keys,
-        d["action"],
-        d["size"],
-        d["flags"],
-        d["ts_event"],
-        round(cfg.window_us * NS_PER_US),
-        cfg.min_flips,
-    )
+    rows = precomputed(view, ("flicker", cfg), lambda: flicker_rows(view.d, view.instrument.tick_int, cfg))
     # flagged rows are few: map them to their events (the last event starting at or before the row)
     n = view.n
     mask = np.zeros(n, np.bool_)
@@ -523,41 +571,66 @@ def _column_chunks(s: pl.DataFrame, cols: list[str]) -> list[tuple[np.ndarray, .
     return [tuple(_readonly(x.to_numpy()) for x in series)]
 
 
-def _low_info_snapshots(
-    view: EventView, cfg: LowInfoConfig, top_cols: list[str], deep_cols: list[str]
-) -> RuleMask:
-    """No-change / beyond-top-k snapshot rows (null-free snapshot columns), chunk by chunk over
-    zero-copy views: the rows whose top levels equal the previous row's (column by column, the rows
-    left to examine shrink fast), minus the rows of events with trades; the deep levels then split
-    them into no_change / beyond_top_k."""
-    s = view.snapshots
+def unchanged_snapshots(s: pl.DataFrame, top_k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows of seq-sorted snapshots ``s`` whose top ``top_k`` levels equal the previous row's, and
+    per row 1 when a deeper level changed (beyond_top_k) else 0 (no_change); None when the
+    snapshots have no depth, fewer than two rows, or nulls in a level column. Needs no event index
+    (runs ahead).
+
+    Chunk by chunk over zero-copy views of the columns: the top-level columns one after the other
+    (the rows left to examine shrink with each), then the deep levels split the rows found."""
+    depth = sum(1 for c in s.columns if c.startswith("bid_px_"))
     n = s.height
-    ev = view.snap_event
-    mask = np.zeros(n, np.bool_)
-    reason = np.zeros(n, np.int8)
+    if not depth or n < 2:
+        return None
+    k = min(top_k, depth)
+    top_cols = _level_cols(range(k))
+    deep_cols = _level_cols(range(k, depth))
+    if any(s[c].null_count() for c in (*top_cols, *deep_cols)):
+        return None
     # sizes change most often (a new or removed level shifts the sizes below it too): test them
     # first, best levels first (same rows in any order, only the candidates shrink faster)
     top_cols = sorted(top_cols, key=lambda c: ("_px_" in c, c[-2:]))
     deep_cols = sorted(deep_cols, key=lambda c: ("_px_" in c, c[-2:]))
     nt = len(top_cols)
     chunks = _column_chunks(s, [*top_cols, *deep_cols])
+    found: list[np.ndarray] = []
+    deep: list[np.ndarray] = []
     start = 0
-    for k, cols in enumerate(chunks):
+    for ci, cols in enumerate(chunks):
         m = cols[0].shape[0]
-        has_prev = k > 0
+        has_prev = ci > 0
         prev = (
-            np.array([c[-1] for c in chunks[k - 1]], np.int64) if has_prev else np.zeros(len(cols), np.int64)
+            np.array([c[-1] for c in chunks[ci - 1]], np.int64) if has_prev else np.zeros(len(cols), np.int64)
         )
         rows = K.unchanged_rows(cols[:nt], prev[:nt], has_prev, _BLOCK)
-        if rows.shape[0] and view.n:
-            e = ev[start + rows]
-            rows = rows[(e < 0) | (view.n_trades[np.maximum(e, 0)] == 0)]
         if rows.shape[0]:
-            mask[start + rows] = True
+            found.append(start + rows)
+            r = np.zeros(rows.shape[0], np.int8)
             if deep_cols:
-                reason[start + rows] = 1
-                reason[start + K.keep_unchanged(cols[nt:], rows, prev[nt:], has_prev)] = 0
+                r[:] = 1
+                r[np.searchsorted(rows, K.keep_unchanged(cols[nt:], rows, prev[nt:], has_prev))] = 0
+            deep.append(r)
         start += m
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int8)
+    return np.concatenate(found), np.concatenate(deep)
+
+
+def _low_info_snapshots(
+    view: EventView, cfg: LowInfoConfig, found: tuple[np.ndarray, np.ndarray]
+) -> RuleMask:
+    """No-change / beyond-top-k snapshot rows (:func:`unchanged_snapshots`) of events without trades."""
+    n = view.snapshots.height
+    rows, deep = found
+    if rows.shape[0] and view.n:
+        e = view.snap_event[rows]
+        keep = (e < 0) | (view.n_trades[np.maximum(e, 0)] == 0)
+        rows, deep = rows[keep], deep[keep]
+    mask = np.zeros(n, np.bool_)
+    mask[rows] = True
+    reason = np.zeros(n, np.int8)
+    reason[rows] = deep
     return RuleMask(
         "low_info",
         "snapshots",
@@ -580,12 +653,9 @@ def low_info(view: EventView, cfg: LowInfoConfig) -> list[RuleMask]:
     s = view.snapshots
     depth = sum(1 for c in s.columns if c.startswith("bid_px_"))
     n = s.height
-    if depth and n > 1:
-        k = min(cfg.top_k, depth)
-        top_cols = _level_cols(range(k))
-        deep_cols = _level_cols(range(k, depth))
-        if all(s[c].null_count() == 0 for c in (*top_cols, *deep_cols)):
-            out.append(_low_info_snapshots(view, cfg, top_cols, deep_cols))
+    found = precomputed(view, ("low_info", cfg.top_k), lambda: unchanged_snapshots(s, cfg.top_k))
+    if found is not None:
+        out.append(_low_info_snapshots(view, cfg, found))
     if depth and n > 1 and not out:
         k = min(cfg.top_k, depth)
 

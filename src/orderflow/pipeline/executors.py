@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Literal
 
 from orderflow.core.errors import ConfigError
+from orderflow.core.runtime import tune_allocator
 
 ProgressFn = Callable[[int, Any], None]
 """Called as ``on_done(index, result)`` when the task at ``index`` completes."""
@@ -60,7 +61,9 @@ def run_tasks(
                 on_done(i, results[i])
         return results
     if executor == "local":
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=_mp_context(), initializer=tune_allocator
+        ) as pool:
             futs = {pool.submit(fn, *a): i for i, a in enumerate(args)}
             for fut in as_completed(futs):
                 i = futs[fut]
@@ -95,6 +98,8 @@ def _run_dask(
         )
         client = Client(cluster)
     try:
+        if cluster is not None:  # our own workers get our allocator settings (a user's cluster is theirs)
+            client.run(tune_allocator)
         futs = [client.submit(fn, *a, pure=False) for a in args]
         index = {f.key: i for i, f in enumerate(futs)}
         results: list[Any] = [None] * len(args)

@@ -51,25 +51,28 @@ def sim_day():  # type: ignore[no-untyped-def]
     return day, reconstruct(day.deltas, depth=10)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_sim_day_identical(sim_day, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_sim_day_identical(sim_day, name: str, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """One thread, or the helper thread computing ahead and sharing the rules (any count >= 2)."""
     day, snaps = sim_day
     cfg = FilterConfig.from_mapping(CONFIGS[name])
     kw = {"instrument": day.instrument, "config": cfg}
-    new = apply_filters(snaps, day.deltas, day.trades, **kw)
+    new = apply_filters(snaps, day.deltas, day.trades, threads=threads, **kw)
     ref = reference_apply_filters(snaps, day.deltas, day.trades, **kw)
     assert ref.qc.height > 100 and ref.qc["rule"].n_unique() >= 6
     _same(new, ref)
 
 
-def test_sim_day_each_rule_alone_and_shuffled(sim_day) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sim_day_each_rule_alone_and_shuffled(sim_day, threads: int) -> None:  # type: ignore[no-untyped-def]
     day, snaps = sim_day
     for rule in RULES:
         cfg = FilterConfig().disable(*[r for r in RULES if r != rule])
-        kw = {"instrument": day.instrument, "config": cfg}
+        kw = {"instrument": day.instrument, "config": cfg, "threads": threads}
         _same(
             apply_filters(snaps, day.deltas, day.trades, **kw),
-            reference_apply_filters(snaps, day.deltas, day.trades, **kw),
+            reference_apply_filters(snaps, day.deltas, day.trades, instrument=day.instrument, config=cfg),
         )
     # unsorted inputs (stable sort by seq inside) and a shallow snapshot table
     d = day.deltas.sample(fraction=1.0, shuffle=True, seed=1)
@@ -77,7 +80,7 @@ def test_sim_day_each_rule_alone_and_shuffled(sim_day) -> None:  # type: ignore[
     s = snaps.select(["ts_event", "ts_recv", "seq", *[c for c in snaps.columns if c[-2:] in ("00", "01")]])
     s = s.sample(fraction=1.0, shuffle=True, seed=3)
     kw = {"instrument": day.instrument, "config": FilterConfig.from_mapping(CONFIGS["all_options"])}
-    _same(apply_filters(s, d, t, **kw), reference_apply_filters(s, d, t, **kw))
+    _same(apply_filters(s, d, t, threads=threads, **kw), reference_apply_filters(s, d, t, **kw))
     # snapshots in several chunks (kernels run per chunk on zero-copy views), and with one column
     # chunked differently from the others (the one-copy path)
     chunked = pl.concat([snaps[:7001], snaps[7001:15000], snaps[15000:]], rechunk=False)
@@ -86,7 +89,7 @@ def test_sim_day_each_rule_alone_and_shuffled(sim_day) -> None:  # type: ignore[
     for sn in (chunked, mixed):
         kw = {"instrument": day.instrument, "config": FilterConfig.from_mapping(CONFIGS["all_options"])}
         _same(
-            apply_filters(sn, day.deltas, day.trades, **kw),
+            apply_filters(sn, day.deltas, day.trades, threads=threads, **kw),
             reference_apply_filters(sn, day.deltas, day.trades, **kw),
         )
 
@@ -95,14 +98,42 @@ AMZN = "lobster/LOBSTER_SampleFile_AMZN_2012-06-21_1/AMZN_2012-06-21_34200000_57
 
 
 @pytest.mark.realdata
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", ["default", "all_options"])
-def test_lobster_amzn_identical(shared_data, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_lobster_amzn_identical(shared_data, name: str, threads: int) -> None:  # type: ignore[no-untyped-def]
     from orderflow.ingest.lobster import read_lobster
 
     day = read_lobster(shared_data(AMZN.format("message")), shared_data(AMZN.format("orderbook")))
     cfg = FilterConfig.from_mapping({"low_info": {"round_lot": 100}} if name == "default" else CONFIGS[name])
     kw = {"instrument": day.instrument, "config": cfg, "status": day.status}
-    new = apply_filters(day.snapshots, day.deltas, day.trades, **kw)
+    new = apply_filters(day.snapshots, day.deltas, day.trades, threads=threads, **kw)
     ref = reference_apply_filters(day.snapshots, day.deltas, day.trades, **kw)
     assert ref.qc.height > 1000
     _same(new, ref)
+
+
+def test_threads_errors_and_helper_failures(sim_day, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A bad thread count is a config error; an exception on the helper thread reaches the caller
+    (and the helper is left idle: the next call works)."""
+    from orderflow.core.errors import ConfigError
+    from orderflow.filters import apply as A
+
+    day, snaps = sim_day
+    kw = {"instrument": day.instrument, "config": FilterConfig()}
+    with pytest.raises(ConfigError, match="threads=0"):
+        apply_filters(snaps, day.deltas, day.trades, threads=0, **kw)
+    monkeypatch.setenv("ORDERFLOW_FILTER_THREADS", "two")
+    with pytest.raises(ConfigError, match="ORDERFLOW_FILTER_THREADS"):
+        apply_filters(snaps, day.deltas, day.trades, **kw)
+    monkeypatch.setenv("ORDERFLOW_FILTER_THREADS", "1")
+    assert A.default_threads() == 1
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("helper failed")
+
+    monkeypatch.setattr(A, "unchanged_snapshots", boom)
+    with pytest.raises(RuntimeError, match="helper failed"):
+        apply_filters(snaps, day.deltas, day.trades, threads=2, **kw)
+    monkeypatch.undo()
+    ok = apply_filters(snaps, day.deltas, day.trades, threads=2, **kw)
+    _same(ok, reference_apply_filters(snaps, day.deltas, day.trades, **kw))
