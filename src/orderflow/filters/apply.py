@@ -7,10 +7,12 @@ action; downstream stages decide from the QC table. Switching a rule off removes
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from orderflow.core.errors import ConfigError
+from orderflow.core.errors import ArtifactError, ConfigError
 from orderflow.core.instruments import Instrument
 from orderflow.core.schema import QC, validate
 from orderflow.filters import _kernels as K
@@ -269,7 +271,7 @@ def _report(view: EventView, joined: _Joined, config: FilterConfig) -> dict[str,
 
 
 def apply_filters(
-    snapshots: pl.DataFrame,
+    snapshots: pl.DataFrame | Iterable[pl.DataFrame],
     deltas: pl.DataFrame,
     trades: pl.DataFrame,
     *,
@@ -293,13 +295,28 @@ def apply_filters(
     snapshot comparisons of ``low_info``, ``crossed_book`` and ``locked_book``, the per-row
     ``flicker`` kernel) runs on a helper thread while this thread builds the index and runs the
     other rules; the result is identical to ``threads=1``.
+
+    ``snapshots`` may also be an iterable of consecutive BOOK_SNAPSHOTS batches in ``seq`` order
+    (e.g. :meth:`orderflow.core.io.Dataset.iter_batches`): the snapshot rules then run batch by
+    batch (each batch with the previous batch's last row in front, so the result is the same as
+    for the whole table) and memory holds one batch of the book instead of the day's.
     """
     n_threads = default_threads() if threads is None else threads
     if n_threads < 1:
         raise ConfigError(f"apply_filters: threads={threads} (expected 1 or more)")
+    batches: Iterator[pl.DataFrame] | None = None
+    if not isinstance(snapshots, pl.DataFrame):
+        batches = iter(snapshots)
+        first = next(batches, None)
+        if first is None:
+            raise ValueError(
+                "apply_filters: no snapshot batches (pass an empty BOOK_SNAPSHOTS frame instead)"
+            )
+        batches = itertools.chain([first], batches)
+        snapshots = first.clear()  # the event view's own snapshot table: the schema, no rows
     snapshots = seq_sorted(snapshots)
     if n_threads == 1:
-        return _apply(build_view(snapshots, deltas, trades, instrument, status), config)
+        return _apply(build_view(snapshots, deltas, trades, instrument, status), config, batches=batches)
     pool = _helper_pool()
     futures: list[Future[Any]] = []
 
@@ -323,7 +340,7 @@ def apply_filters(
         if config.crossed_book.enabled or config.locked_book.enabled:
             pre[("book",)] = submit(book_hits, snapshots)
         view = build_view(snapshots, deltas, trades, instrument, status, d=d, d_more=rest.result, pre=pre)
-        return _apply(view, config, submit)
+        return _apply(view, config, submit, batches=batches)
     finally:
         for f in futures:  # never leave work running on the caller's data (after an error)
             f.cancel() or f.exception()
@@ -338,12 +355,68 @@ def _rule_parts(view: EventView, rule: str, rc: Any) -> list[_Part]:
     return [p for m in RULE_FUNCTIONS[rule](view, rc) if m.mask.any() for p in _parts(view, m)]
 
 
+SNAPSHOT_RULES = ("crossed_book", "locked_book", "low_info")
+"""The rules that read BOOK_SNAPSHOTS rows (run batch by batch when the snapshots come in batches)."""
+
+
+def _snapshot_parts(
+    view: EventView, batches: Iterator[pl.DataFrame], config: FilterConfig
+) -> dict[str, list[_Part]]:
+    """QC rows of the snapshot rules over consecutive snapshot batches. Each batch is judged with the
+    previous batch's last row in front (what the row-to-row rules compare with) whose own verdicts
+    are dropped: it was judged with its batch. ``low_info``'s odd-lot part reads no snapshots and
+    runs once on the event view instead."""
+    cfgs: dict[str, Any] = {r: getattr(config, r) for r in SNAPSHOT_RULES if getattr(config, r).enabled}
+    if "low_info" in cfgs:
+        cfgs["low_info"] = cfgs["low_info"].model_copy(update={"round_lot": None})
+    out: dict[str, list[_Part]] = {r: [] for r in cfgs}
+    carry: pl.DataFrame | None = None
+    for batch in batches:
+        if batch.height == 0:
+            continue
+        if not batch["seq"].is_sorted() or (carry is not None and batch["seq"][0] <= carry["seq"][0]):
+            raise ArtifactError(
+                f"filters {view.instrument.symbol}: book_snapshots batches out of seq order near seq "
+                f"{batch['seq'][0]} (rule: snapshot batches must be consecutive, in seq order)"
+            )
+        s = batch if carry is None else pl.concat([carry, batch], how="vertical")
+        seq = s["seq"].to_numpy()
+        bview = dataclasses.replace(
+            view,
+            snapshots=s,
+            snap_event=np.asarray(K.locate_sorted(view.seq, np.ascontiguousarray(seq, np.int64)), np.int64),
+            extra={**view.extra, "pre": {}, "snap_seq": seq},
+        )
+        for rule, rc in cfgs.items():
+            for m in RULE_FUNCTIONS[rule](bview, rc):
+                if carry is not None and m.index == "snapshots" and m.mask[0]:
+                    m.mask[0] = False
+                    if m.detail is not None:
+                        m.detail = m.detail[1:]
+                if m.mask.any():
+                    out[rule] += _parts(bview, m)
+        carry = batch[-1:]
+    return out
+
+
 def _apply(
-    view: EventView, config: FilterConfig, submit: Callable[..., Future[Any]] | None = None
+    view: EventView,
+    config: FilterConfig,
+    submit: Callable[..., Future[Any]] | None = None,
+    *,
+    batches: Iterator[pl.DataFrame] | None = None,
 ) -> FilterResult:
     """The enabled rules on ``view`` and their QC rows (with ``submit``, this thread and the helper
-    take rules from one queue until it is empty), joined in rule order, and the report."""
+    take rules from one queue until it is empty), joined in rule order, and the report. With
+    ``batches``, the snapshot rules also run over those snapshot batches (first, on the helper)."""
     enabled = [r for r in RULES if getattr(config, r).enabled]
+    snap: dict[str, list[_Part]] | Future[dict[str, list[_Part]]] = {}
+    if batches is not None:
+        snap = (
+            submit(_snapshot_parts, view, batches, config)
+            if submit
+            else _snapshot_parts(view, batches, config)
+        )
     queue = deque(sorted(enabled, key=lambda r: r in AHEAD_RULES))
     lock = threading.Lock()
     done: dict[str, list[_Part]] = {}
@@ -360,7 +433,10 @@ def _apply(
     drain()
     if helper is not None:
         helper.result()
-    parts = [p for rule in enabled for p in done[rule]]  # rule order, whichever thread ran the rule
+    if isinstance(snap, Future):
+        snap = snap.result()
+    # rule order, whichever thread ran the rule; a rule's snapshot rows before its event rows
+    parts = [p for rule in enabled for p in (*snap.get(rule, ()), *done[rule])]
     for plugin in config.plugins:
         if plugin.enabled:
             fn = FILTERS.get(plugin.rule)

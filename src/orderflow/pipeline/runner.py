@@ -239,6 +239,10 @@ def task_book(stage_dir: str, ingest_dir: str, cfg_json: str, part: Partition) -
     )
 
 
+FILTER_BATCH_ROWS = 250_000
+"""Book rows per batch in the pipeline's filter stage."""
+
+
 def task_filters(
     stage_dir: str, ingest_dir: str, book_dir: str, cfg_json: str, part: Partition, instrument: dict[str, Any]
 ) -> dict[str, Any]:
@@ -250,8 +254,8 @@ def task_filters(
     cfg = PipelineConfig.model_validate_json(cfg_json)
     src, bk = Dataset(ingest_dir), Dataset(book_dir)
     i, d = part.instrument, part.date
-    res = apply_filters(
-        bk.read("book_snapshots", i, d),
+    res = apply_filters(  # the book streams in batches: memory holds the events' rows, not the book
+        bk.iter_batches("book_snapshots", i, d, FILTER_BATCH_ROWS),
         src.read("book_deltas", i, d),
         src.read("trades", i, d),
         instrument=Instrument(**instrument),

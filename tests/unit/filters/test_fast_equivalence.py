@@ -137,3 +137,45 @@ def test_threads_errors_and_helper_failures(sim_day, monkeypatch) -> None:  # ty
     monkeypatch.undo()
     ok = apply_filters(snaps, day.deltas, day.trades, threads=2, **kw)
     _same(ok, reference_apply_filters(snaps, day.deltas, day.trades, **kw))
+
+
+def _batches(df: pl.DataFrame, rows: int):  # type: ignore[no-untyped-def]
+    return (df[i : i + rows] for i in range(0, df.height, rows))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_snapshot_batches_give_the_whole_table_result(sim_day, name: str, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """Snapshots in batches (any size, empty batches too) = the whole table, QC row for row."""
+    day, snaps = sim_day
+    cfg = FilterConfig.from_mapping(CONFIGS[name])
+    kw = {"instrument": day.instrument, "config": cfg}
+    ref = reference_apply_filters(snaps, day.deltas, day.trades, **kw)
+    for rows in (997, snaps.height + 5):
+        got = apply_filters(_batches(snaps, rows), day.deltas, day.trades, threads=threads, **kw)
+        _same(got, ref)
+    # one-row batches (the carried row is the whole previous batch) and empty ones
+    odd = [snaps[:0], snaps[:1], snaps[1:2], snaps[:0], snaps[2:3], snaps[3:500], snaps[500:]]
+    _same(apply_filters(iter(odd), day.deltas, day.trades, threads=threads, **kw), ref)
+
+
+def test_snapshot_batches_out_of_order_are_refused(sim_day) -> None:  # type: ignore[no-untyped-def]
+    from orderflow.core.errors import ArtifactError
+
+    day, snaps = sim_day
+    kw = {"instrument": day.instrument, "config": FilterConfig()}
+    with pytest.raises(ArtifactError, match="out of seq order"):
+        apply_filters(iter([snaps[500:1000], snaps[:500]]), day.deltas, day.trades, **kw)
+    with pytest.raises(ValueError, match="no snapshot batches"):
+        apply_filters(iter([]), day.deltas, day.trades, **kw)
+
+
+@pytest.mark.realdata
+def test_lobster_amzn_snapshot_batches(shared_data) -> None:  # type: ignore[no-untyped-def]
+    from orderflow.ingest.lobster import read_lobster
+
+    day = read_lobster(shared_data(AMZN.format("message")), shared_data(AMZN.format("orderbook")))
+    cfg = FilterConfig.from_mapping(CONFIGS["all_options"])
+    kw = {"instrument": day.instrument, "config": cfg, "status": day.status}
+    ref = reference_apply_filters(day.snapshots, day.deltas, day.trades, **kw)
+    _same(apply_filters(_batches(day.snapshots, 25_000), day.deltas, day.trades, **kw), ref)
