@@ -257,13 +257,24 @@ class Dataset:
 
     # -- read -------------------------------------------------------------------------------------------
     def read(
-        self, table: str, instrument: str, date: dt.date | str, *, validate_schema: bool = True
+        self,
+        table: str,
+        instrument: str,
+        date: dt.date | str,
+        *,
+        validate_schema: bool = True,
+        rechunk: bool = False,
     ) -> pl.DataFrame:
-        """Read one partition of ``table`` (validated against its schema)."""
+        """Read one partition of ``table`` (validated against its schema).
+
+        ``rechunk=True`` returns one contiguous chunk per column (numba kernels then read the
+        columns without a copy of their own); else one chunk per Parquet row group."""
         d = self.partition_dir(table, instrument, date)
         files = self.files(table, instrument, date)
         try:
             df = pl.read_parquet(files if len(files) > 1 else files[0])
+            if rechunk:
+                df = df.rechunk()
         except Exception as e:  # corrupted file: say which
             raise ArtifactError(f"{files[0]}: cannot read Parquet ({e})") from e
         if validate_schema:

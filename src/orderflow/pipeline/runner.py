@@ -256,8 +256,8 @@ def task_filters(
     i, d = part.instrument, part.date
     res = apply_filters(  # the book streams in batches: memory holds the events' rows, not the book
         bk.iter_batches("book_snapshots", i, d, FILTER_BATCH_ROWS),
-        src.read("book_deltas", i, d),
-        src.read("trades", i, d),
+        src.read("book_deltas", i, d, rechunk=True),
+        src.read("trades", i, d, rechunk=True),
         instrument=Instrument(**instrument),
         config=cfg.filter_config(),
         status=src.read("status", i, d) if src.has("status", i, d) else None,
