@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -292,19 +293,28 @@ class Dataset:
         return files
 
     def iter_batches(
-        self, table: str, instrument: str, date: dt.date | str, rows: int
+        self,
+        table: str,
+        instrument: str,
+        date: dt.date | str,
+        rows: int,
+        *,
+        columns: list[str] | None = None,
     ) -> Iterator[pl.DataFrame]:
-        """One partition of ``table`` as consecutive frames of at most ``rows`` rows (schema-checked).
+        """One partition of ``table`` as consecutive frames of at most ``rows`` rows (schema-checked;
+        with ``columns``, only those columns are read and only their presence is checked).
 
         Memory holds one batch (plus a Parquet row group) at a time, whatever the partition's length.
         """
         for f in self.files(table, instrument, date):
             try:
                 pf = pq.ParquetFile(f)
-                for rb in pf.iter_batches(batch_size=max(int(rows), 1)):
+                for rb in pf.iter_batches(batch_size=max(int(rows), 1), columns=columns):
                     df = pl.from_arrow(rb)
                     assert isinstance(df, pl.DataFrame)
-                    yield validate(df, schema_for(table, df), where=str(f), check_values=False)
+                    if columns is None:
+                        df = validate(df, schema_for(table, df), where=str(f), check_values=False)
+                    yield df
             except (OSError, ValueError) as e:  # pyarrow's errors for damaged files derive from these
                 raise ArtifactError(f"{f}: cannot read Parquet ({e})") from e
 
@@ -319,9 +329,56 @@ class Dataset:
         return pl.scan_parquet(str(base / "**" / "*.parquet"), hive_partitioning=True)
 
 
+class SeqCursor:
+    """Rows of a seq-ordered table handed out by seq bound, read batch by batch (e.g. from
+    :meth:`Dataset.iter_batches`): memory holds the batches not yet handed out."""
+
+    def __init__(self, batches: Iterator[pl.DataFrame]) -> None:
+        self._batches = batches
+        self._buf: list[pl.DataFrame] = []
+        self._done = False
+
+    def _fill(self) -> bool:
+        """Buffer one more non-empty batch; False when the table is exhausted."""
+        while not self._done:
+            nxt = next(self._batches, None)
+            if nxt is None:
+                self._done = True
+            elif nxt.height:
+                self._buf.append(nxt)
+                return True
+        return False
+
+    def upto(self, hi: int) -> pl.DataFrame | None:
+        """Every not yet returned row with ``seq <= hi`` (None once the table is exhausted and empty)."""
+        while (not self._buf or int(self._buf[-1]["seq"][-1]) <= hi) and self._fill():
+            pass
+        if not self._buf:
+            return None
+        cur = pl.concat(self._buf) if len(self._buf) > 1 else self._buf[0]
+        k = int(np.searchsorted(cur["seq"].to_numpy(), hi, side="right"))
+        self._buf = [cur[k:]] if k < cur.height else []
+        return cur[:k]
+
+    def next_seq(self, rows: int) -> int | None:
+        """The seq of the ``rows``-th pending row (the last pending one when fewer remain), or None
+        when no row is pending."""
+        while sum(b.height for b in self._buf) < rows and self._fill():
+            pass
+        if not self._buf:
+            return None
+        k = rows
+        for b in self._buf:
+            if k <= b.height:
+                return int(b["seq"][k - 1])
+            k -= b.height
+        return int(self._buf[-1]["seq"][-1])
+
+
 __all__ = [
     "Dataset",
     "PartWriter",
+    "SeqCursor",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",

@@ -159,19 +159,38 @@ def flicker_scan(
     ts: np.ndarray,
     window_ns: int,
     min_flips: int,
+    level: np.ndarray,
+    run: np.ndarray,
+    last_change: np.ndarray,
+    last_ts: np.ndarray,
+    last_row: np.ndarray,
+    save_at: int,
+    saved: np.ndarray,
 ) -> np.ndarray:
-    """:func:`flicker_kernel` written for speed, same output: the action of a row (a coin flip for
-    the branch predictor) selects its size change arithmetically instead of through branches; only
-    CLEAR (rare) and a completed run (rare) branch."""
+    """:func:`flicker_kernel` with its per-key state passed in and carried out, written for speed.
+
+    ``level``, ``run``, ``last_change``, ``last_ts``, ``last_row`` (length ``n_keys``) are the state
+    at the first row, updated in place; ``last_row`` is -1 for a key never changed, -2 for one last
+    changed before these rows (a flip still counts; the run's earlier rows are not marked here), else
+    the row. Just before row ``save_at`` (or after the last row when ``save_at`` equals the row
+    count), the five arrays are copied into the rows of ``saved`` (shape (5, n_keys)). With fresh
+    state (level, run, change, ts 0; last_row -1) the output equals :func:`flicker_kernel`'s.
+
+    The action of a row (a coin flip for the branch predictor) selects its size change
+    arithmetically; only CLEAR (rare) and a completed run (rare) branch."""
     n = key.shape[0]
     mark = np.zeros(n, np.bool_)
     prev_row = np.empty(n, np.int64)
-    last_row = np.full(n_keys, -1, np.int64)
-    last_change = np.zeros(n_keys, np.int64)
-    last_ts = np.zeros(n_keys, np.int64)
-    level = np.zeros(n_keys, np.int64)
-    run = np.zeros(n_keys, np.int64)
-    for r in range(n):
+    for r in range(n + 1):
+        if r == save_at:
+            for k in range(n_keys):
+                saved[0, k] = level[k]
+                saved[1, k] = run[k]
+                saved[2, k] = last_change[k]
+                saved[3, k] = last_ts[k]
+                saved[4, k] = last_row[k]
+        if r == n:
+            break
         a = action[r]
         if a == 5:  # CLEAR: forget everything (levels are gone)
             prev_row[r] = -1
@@ -193,7 +212,7 @@ def flicker_scan(
         level[k] = is_set * q + (1 - is_set) * (lv + is_add * q - is_less * q)
         lr = last_row[k]
         prev_row[r] = lr
-        flip = (change != 0) & (lr >= 0) & (last_change[k] == -change) & (ts[r] - last_ts[k] <= window_ns)
+        flip = (change != 0) & (lr != -1) & (last_change[k] == -change) & (ts[r] - last_ts[k] <= window_ns)
         rk = (run[k] + 1) * np.int64(flip)
         run[k] = rk
         if rk >= min_flips:
@@ -209,6 +228,82 @@ def flicker_scan(
         last_change[k] = change
         last_ts[k] = ts[r]
     return mark
+
+
+@jit
+def stale_scan(
+    ts: np.ndarray,
+    bid_upd: np.ndarray,
+    ask_upd: np.ndarray,
+    unm_bid: np.ndarray,
+    unm_ask: np.ndarray,
+    min_age_ns: int,
+    min_other: int,
+    min_unmatched: int,
+    heartbeat_ns: int,
+    state: np.ndarray,
+    save_at: int,
+    saved: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`stale_kernel` with its state passed in and carried out (same outputs from the zero
+    state). ``state`` (int64[8], updated in place): seen, last update time, other-side updates since,
+    unmatched hits since, for the bid then the ask (``[seen_b, seen_a, last_b, last_a, other_b,
+    other_a, unm_b, unm_a]``). Just before event ``save_at`` (after the last when it equals the
+    event count) the state is copied into ``saved``."""
+    n = ts.shape[0]
+    reason = np.zeros(n, np.int8)
+    side_out = np.zeros(n, np.int8)
+    age_out = np.zeros(n, np.int64)
+    seen = state[0:2].copy()
+    last = state[2:4].copy()
+    other = state[4:6].copy()
+    unm = state[6:8].copy()
+    for i in range(n + 1):
+        if i == save_at:
+            for s in range(2):
+                saved[s] = seen[s]
+                saved[2 + s] = last[s]
+                saved[4 + s] = other[s]
+                saved[6 + s] = unm[s]
+        if i == n:
+            break
+        t = ts[i]
+        for s in range(2):
+            upd = bid_upd[i] if s == 0 else ask_upd[i]
+            upd_other = ask_upd[i] if s == 0 else bid_upd[i]
+            hits = unm_bid[i] if s == 0 else unm_ask[i]
+            code = 1 if s == 0 else -1
+            if upd:
+                if seen[s] != 0:
+                    age = t - last[s]
+                    if age >= min_age_ns and (other[s] >= min_other or unm[s] >= min_unmatched):
+                        reason[i] = STALE_CATCH_UP
+                        side_out[i] = code
+                        age_out[i] = age
+                seen[s] = 1
+                last[s] = t
+                other[s] = 0
+                unm[s] = 0
+            else:
+                if upd_other:
+                    other[s] += 1
+                unm[s] += hits
+                if seen[s] != 0 and reason[i] == STALE_NONE:
+                    age = t - last[s]
+                    if age >= min_age_ns and (other[s] >= min_other or unm[s] >= min_unmatched):
+                        reason[i] = STALE_SIDE
+                        side_out[i] = code
+                        age_out[i] = age
+                    elif heartbeat_ns > 0 and age >= heartbeat_ns:
+                        reason[i] = STALE_HEARTBEAT
+                        side_out[i] = code
+                        age_out[i] = age
+    for s in range(2):
+        state[s] = seen[s]
+        state[2 + s] = last[s]
+        state[4 + s] = other[s]
+        state[6 + s] = unm[s]
+    return reason, side_out, age_out
 
 
 @jit
@@ -750,6 +845,7 @@ __all__ = [
     "odd_lot_events",
     "session_kernel",
     "stale_kernel",
+    "stale_scan",
     "stuffing_kernel",
     "unchanged_rows",
     "window_members_sorted",

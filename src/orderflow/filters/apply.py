@@ -109,6 +109,9 @@ class _Part:
     action: np.ndarray
     actions: tuple[str, ...]
     detail: pl.Series | None
+    kind: int = 0
+    """0 snapshot rows, 1 event rows in book_deltas, 2 event rows in trades, 3 trade rows: the order
+    of a rule's rows at one seq (see :func:`_join`)"""
 
 
 def _parts(view: EventView, m: RuleMask) -> list[_Part]:
@@ -132,6 +135,7 @@ def _parts(view: EventView, m: RuleMask) -> list[_Part]:
         def pick(a: np.ndarray) -> np.ndarray:
             return np.asarray(a if keep is None else a[keep], np.int64)
 
+        kind = {"snapshots": 0, "trades": 3}.get(m.index, 1 if table == "book_deltas" else 2)
         return _Part(
             m.rule,
             table,
@@ -143,6 +147,7 @@ def _parts(view: EventView, m: RuleMask) -> list[_Part]:
             pick(m.action[idx]),
             m.actions,
             detail if detail is None or keep is None else detail.filter(pl.Series(keep)),
+            kind,
         )
 
     if m.table is not None:
@@ -164,7 +169,10 @@ class _Joined:
     names: dict[str, dict[str, int]]
 
 
-def _join(parts: list[_Part]) -> _Joined:
+def _join(parts: list[_Part], rule_order: list[str] | None = None) -> _Joined:
+    """``parts`` in rule order (whole partition): a stable sort by seq keeps that order at each seq.
+    With ``rule_order`` (parts of a streamed partition, in chunk order), rows are sorted by seq, then
+    rule (that order), then part kind, then as given: the same order."""
     names: dict[str, dict[str, int]] = {"rule": {}, "reason": {}, "action": {}, "table": {}}
 
     def code(kind: str, name: str) -> int:
@@ -194,7 +202,12 @@ def _join(parts: list[_Part]) -> _Joined:
         return _Joined(
             QC.empty(), {"seq": seq, "rule": rule, "reason": reason, "action": action, "vol": vol}, names
         )
-    order = np.argsort(seq, kind="stable")
+    if rule_order is None:
+        order = np.argsort(seq, kind="stable")
+    else:
+        pos = {r: i for i, r in enumerate(rule_order)}
+        rank = np.concatenate([np.full(p.seq.shape[0], pos[p.rule] * 4 + p.kind, np.int64) for p in parts])
+        order = np.lexsort((rank, seq))  # stable: equal (seq, rank) keep their order
     seq, ts, rule, reason, action, detail, vol, table = (
         c[order] for c in (seq, ts, rule, reason, action, detail, vol, table)
     )
@@ -218,8 +231,9 @@ def _join(parts: list[_Part]) -> _Joined:
     return _Joined(qc.select(QC.names), codes, names)
 
 
-def _report(view: EventView, joined: _Joined, config: FilterConfig) -> dict[str, Any]:
-    """Counts of distinct flagged seqs and their traded volume, per rule, action and reason."""
+def _report(n_events: int, volume: int, joined: _Joined, config: FilterConfig) -> dict[str, Any]:
+    """Counts of distinct flagged seqs and their traded volume, per rule, action and reason, for a
+    partition of ``n_events`` events trading ``volume``."""
     codes, all_names = joined.codes, joined.names
     seq = codes["seq"]
     rule_c, action_c, reason_c = codes["rule"], codes["action"], codes["reason"]
@@ -259,8 +273,8 @@ def _report(view: EventView, joined: _Joined, config: FilterConfig) -> dict[str,
                     entry["by_reason"][z] = int(z_ev[g])
         rules[rule] = entry
     return {
-        "events": view.n,
-        "volume": int(view.trade_vol.sum()),
+        "events": n_events,
+        "volume": volume,
         "flagged_events": int(all_ev[0]),
         "flagged_volume": int(all_vol[0]),
         "dropped_events": int(drop_ev[0]),
@@ -360,17 +374,21 @@ SNAPSHOT_RULES = ("crossed_book", "locked_book", "low_info")
 
 
 def _snapshot_parts(
-    view: EventView, batches: Iterator[pl.DataFrame], config: FilterConfig
+    view: EventView,
+    batches: Iterator[pl.DataFrame],
+    config: FilterConfig,
+    carry: pl.DataFrame | None = None,
+    last: list[pl.DataFrame | None] | None = None,
 ) -> dict[str, list[_Part]]:
     """QC rows of the snapshot rules over consecutive snapshot batches. Each batch is judged with the
     previous batch's last row in front (what the row-to-row rules compare with) whose own verdicts
     are dropped: it was judged with its batch. ``low_info``'s odd-lot part reads no snapshots and
-    runs once on the event view instead."""
+    runs once on the event view instead. ``carry`` is the row before the first batch (a stream of
+    chunks); the last row seen is appended to ``last``."""
     cfgs: dict[str, Any] = {r: getattr(config, r) for r in SNAPSHOT_RULES if getattr(config, r).enabled}
     if "low_info" in cfgs:
         cfgs["low_info"] = cfgs["low_info"].model_copy(update={"round_lot": None})
     out: dict[str, list[_Part]] = {r: [] for r in cfgs}
-    carry: pl.DataFrame | None = None
     for batch in batches:
         if batch.height == 0:
             continue
@@ -396,6 +414,8 @@ def _snapshot_parts(
                 if m.mask.any():
                     out[rule] += _parts(bview, m)
         carry = batch[-1:]
+    if last is not None:
+        last.append(carry)
     return out
 
 
@@ -445,7 +465,7 @@ def _apply(
             ]
     joined = _join(parts)
     qc = validate(joined.qc, QC, where=f"filters {view.instrument.symbol}")
-    return FilterResult(qc=qc, report=_report(view, joined, config))
+    return FilterResult(qc=qc, report=_report(view.n, int(view.trade_vol.sum()), joined, config))
 
 
 def _score(flag: set[int], truth: set[int]) -> dict[str, Any]:

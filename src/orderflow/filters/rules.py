@@ -259,6 +259,21 @@ def build_view(
     )
 
 
+@dataclass
+class ChunkCarry:
+    """State of the sequential rules from one chunk of a streamed partition to the next (see
+    :mod:`orderflow.filters.stream`): the state at the view's event ``save_event`` (its first delta
+    row ``save_row``), where the next chunk's view begins. ``*_in`` is the state at this view's first
+    event (None: the partition's start), ``*_out`` what the rules saved."""
+
+    save_event: int
+    save_row: int
+    stale_in: np.ndarray | None = None
+    flicker_in: tuple[np.ndarray, ...] | None = None
+    stale_out: np.ndarray | None = None
+    flicker_out: tuple[np.ndarray, ...] | None = None
+
+
 def precomputed(view: EventView, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     """The value of ``key`` computed ahead for this view (waiting for it when it is a future still
     running on another thread), else ``compute()``. Rules stay callable on a bare view; the work a
@@ -278,7 +293,11 @@ def _one_action(n: int) -> np.ndarray:
 def stale_quote(view: EventView, cfg: StaleQuoteConfig) -> list[RuleMask]:
     """Stale sides and the catch-up messages that end them (see :class:`StaleQuoteConfig`)."""
     hb = 0 if cfg.heartbeat_ms is None else round(cfg.heartbeat_ms * NS_PER_MS)
-    reason, side, age = K.stale_kernel(
+    carry: ChunkCarry | None = view.extra.get("carry")
+    fresh = carry is None or carry.stale_in is None
+    state = np.zeros(8, np.int64) if fresh else np.array(carry.stale_in, np.int64)  # type: ignore[union-attr]
+    saved = np.zeros(8, np.int64)
+    reason, side, age = K.stale_scan(
         view.ts,
         view.bid_rows > 0,
         view.ask_rows > 0,
@@ -288,7 +307,12 @@ def stale_quote(view: EventView, cfg: StaleQuoteConfig) -> list[RuleMask]:
         cfg.min_other_updates,
         cfg.min_unmatched_trades,
         hb,
+        state,
+        -1 if carry is None else carry.save_event,
+        saved,
     )
+    if carry is not None:
+        carry.stale_out = saved
     mask = reason != K.STALE_NONE
     # reasons indexed by kernel code - 1
     act = np.where(reason == K.STALE_CATCH_UP, 1, 0).astype(np.int8)
@@ -450,13 +474,41 @@ def _dense_keys(side: np.ndarray, price: np.ndarray, tick: int) -> tuple[np.ndar
     return keys, n_keys + 1
 
 
-def flicker_rows(d: dict[str, np.ndarray], tick: int, cfg: FlickerConfig) -> np.ndarray:
+FlickerState = tuple[np.ndarray, ...]
+"""Per-(side, price) flicker state carried between chunks: side, price, level, run, last change,
+last time (keys changed since the last CLEAR or with a non-zero level)."""
+
+
+def flicker_rows(
+    d: dict[str, np.ndarray],
+    tick: int,
+    cfg: FlickerConfig,
+    state: FlickerState | None = None,
+    save_row: int = -1,
+    out: list[FlickerState] | None = None,
+) -> np.ndarray:
     """Mask over the delta rows ``d`` (:func:`delta_columns`) of the rows in a flicker run. Needs no
-    event index (runs ahead)."""
-    key, n_keys = _dense_keys(d["side"], d["price"], tick)
-    return np.asarray(
+    event index (runs ahead). ``state`` carries the per-key state of rows before these (a chunk
+    boundary); the state just before row ``save_row`` is appended to ``out``."""
+    side, price = d["side"], d["price"]
+    n = price.shape[0]
+    if state is not None and state[0].shape[0]:  # the carried keys take ids in the same key space
+        side = np.concatenate([side, state[0].astype(side.dtype)])
+        price = np.concatenate([price, state[1]])
+    key, n_keys = _dense_keys(side, price, tick)
+    level = np.zeros(n_keys, np.int64)
+    run = np.zeros(n_keys, np.int64)
+    change = np.zeros(n_keys, np.int64)
+    last_ts = np.zeros(n_keys, np.int64)
+    last_row = np.full(n_keys, -1, np.int64)
+    if state is not None and state[0].shape[0]:
+        ck = key[n:]
+        level[ck], run[ck], change[ck], last_ts[ck] = state[2], state[3], state[4], state[5]
+        last_row[ck] = -2  # changed before these rows
+    saved = np.zeros((5, n_keys), np.int64)
+    mask = np.asarray(
         K.flicker_scan(
-            key,
+            key[:n],
             n_keys,
             d["action"],
             d["size"],
@@ -464,13 +516,36 @@ def flicker_rows(d: dict[str, np.ndarray], tick: int, cfg: FlickerConfig) -> np.
             d["ts_event"],
             round(cfg.window_us * NS_PER_US),
             cfg.min_flips,
+            level,
+            run,
+            change,
+            last_ts,
+            last_row,
+            save_row,
+            saved,
         )
     )
+    if out is not None:
+        live = np.flatnonzero((saved[4] != -1) | (saved[0] != 0) | (saved[1] != 0))
+        rep_side = np.zeros(n_keys, np.int8)
+        rep_price = np.zeros(n_keys, np.int64)
+        rep_side[key] = side  # each key's own (side, price)
+        rep_price[key] = price
+        out.append((rep_side[live], rep_price[live], *(saved[q, live] for q in range(4))))
+    return mask
 
 
 def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:
     """Events holding rows of an add/cancel flicker run (see :class:`FlickerConfig`)."""
-    rows = precomputed(view, ("flicker", cfg), lambda: flicker_rows(view.d, view.instrument.tick_int, cfg))
+    carry: ChunkCarry | None = view.extra.get("carry")
+    if carry is None:
+        rows = precomputed(
+            view, ("flicker", cfg), lambda: flicker_rows(view.d, view.instrument.tick_int, cfg)
+        )
+    else:
+        saved: list[FlickerState] = []
+        rows = flicker_rows(view.d, view.instrument.tick_int, cfg, carry.flicker_in, carry.save_row, saved)
+        carry.flicker_out = saved[0]
     # flagged rows are few: map them to their events (the last event starting at or before the row)
     n = view.n
     mask = np.zeros(n, np.bool_)
@@ -744,8 +819,10 @@ def session(view: EventView, cfg: SessionConfig) -> list[RuleMask]:
         tz = view.instrument.timezone
         ts = view.ts
         # a partition is one local trading date: take it from the median event (robust to a stray
-        # event stamped just before local midnight)
-        if view.extra.get("ts_sorted", False):
+        # event stamped just before local midnight); a stream of chunks passes the partition's own
+        if (r := view.extra.get("session_ref")) is not None:
+            ref = int(r)
+        elif view.extra.get("ts_sorted", False):
             ref = int(np.median(ts[[(n - 1) // 2, n // 2]]))  # same float as np.median(ts)
         else:
             ref = int(np.median(ts))
@@ -794,6 +871,7 @@ __all__ = [
     "FILTERS",
     "RULE_FUNCTIONS",
     "SESSION_REASONS",
+    "ChunkCarry",
     "EventView",
     "RuleMask",
     "build_view",

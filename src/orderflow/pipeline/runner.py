@@ -31,7 +31,7 @@ import polars as pl
 
 from orderflow.core.errors import ArtifactError, ConfigError
 from orderflow.core.instruments import Instrument
-from orderflow.core.io import Dataset, atomic_write_json, atomic_write_text, file_digest
+from orderflow.core.io import Dataset, SeqCursor, atomic_write_json, atomic_write_text, file_digest
 from orderflow.pipeline.cache import StageCache, code_version, digest, link_stage
 from orderflow.pipeline.config import EDGE_COLUMNS, PipelineConfig
 from orderflow.pipeline.executors import run_tasks
@@ -249,15 +249,21 @@ def task_filters(
     sd = Path(stage_dir)
     if (s := _done(sd, part)) is not None:
         return s
-    from orderflow.filters import apply_filters
+    from orderflow.filters.stream import apply_filters_stream
 
     cfg = PipelineConfig.model_validate_json(cfg_json)
     src, bk = Dataset(ingest_dir), Dataset(book_dir)
     i, d = part.instrument, part.date
-    res = apply_filters(  # the book streams in batches: memory holds the events' rows, not the book
-        bk.iter_batches("book_snapshots", i, d, FILTER_BATCH_ROWS),
-        src.read("book_deltas", i, d, rechunk=True),
-        src.read("trades", i, d, rechunk=True),
+
+    def batches(table: str, columns: list[str] | None) -> Iterator[pl.DataFrame] | None:
+        ds = bk if table == "book_snapshots" else src
+        return (
+            ds.iter_batches(table, i, d, FILTER_BATCH_ROWS, columns=columns) if ds.has(table, i, d) else None
+        )
+
+    # the partition streams in chunks: memory holds a chunk of the day, not the day
+    res = apply_filters_stream(
+        batches,
         instrument=Instrument(**instrument),
         config=cfg.filter_config(),
         status=src.read("status", i, d) if src.has("status", i, d) else None,
@@ -276,30 +282,6 @@ def task_filters(
 
 FEATURE_BATCH_ROWS = 250_000
 """Book rows per batch in the pipeline's feature stage: memory is flat in the day's length."""
-
-
-class _SeqCursor:
-    """Rows of a seq-ordered partition handed out by seq bound, reading Parquet batch by batch."""
-
-    def __init__(self, batches: Iterator[pl.DataFrame]) -> None:
-        self._batches = batches
-        self._buf: list[pl.DataFrame] = []
-        self._done = False
-
-    def upto(self, hi: int) -> pl.DataFrame | None:
-        """Every not yet returned row with ``seq <= hi`` (None once the table is exhausted and empty)."""
-        while not self._done and (not self._buf or int(self._buf[-1]["seq"][-1]) <= hi):
-            nxt = next(self._batches, None)
-            if nxt is None:
-                self._done = True
-            elif nxt.height:
-                self._buf.append(nxt)
-        if not self._buf:
-            return None
-        cur = pl.concat(self._buf) if len(self._buf) > 1 else self._buf[0]
-        k = int(np.searchsorted(cur["seq"].to_numpy(), hi, side="right"))
-        self._buf = [cur[k:]] if k < cur.height else []
-        return cur[:k]
 
 
 def task_features(
@@ -360,8 +342,8 @@ def task_features(
         model, valid_from = fit_microprice_window(pl.concat(window), inst, fcfg)
     del window
     has_trades = src.has("trades", i, d)
-    trades = _SeqCursor(src.iter_batches("trades", i, d, rows)) if has_trades else None
-    deltas = _SeqCursor(src.iter_batches("book_deltas", i, d, 4 * rows))
+    trades = SeqCursor(src.iter_batches("trades", i, d, rows)) if has_trades else None
+    deltas = SeqCursor(src.iter_batches("book_deltas", i, d, 4 * rows))
     counts = {"snapshots": 0, "kept": 0}
 
     def chunks() -> Iterator[tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]]:
