@@ -4,11 +4,16 @@
   (``ORDERFLOW_BENCH_DBN_RECORDS``, default 2,000,000 records = 736 MB) and decoded to all canonical
   columns (header, 20 prices, 20 sizes, 20 order counts) into reused buffers (bounded memory, as a
   streaming ingest would), in chunks of 65,536 records (outputs in DRAM) and of 1,024 records
-  (outputs stay in L2 for a consumer that processes chunk by chunk); the DRAM case also through
-  ``decode_mbp_blocked`` (levels decoded into a small cache-resident scratch, then copied out one
-  column at a time: what ``read_dbn`` uses). A plain memory copy of the same
-  bytes is printed next to it: decoding reads 368 and writes ~450 bytes per record, so with DRAM
-  outputs it is bounded by memory bandwidth, and the copy shows what this machine allows.
+  (outputs stay in L2 for a consumer that processes chunk by chunk). The DRAM case runs through
+  ``decode_mbp_stream``, the decoder ``read_dbn`` uses (every column of a 512-record block decoded
+  into a cache-resident scratch, then streamed out one column at a time with non-temporal stores:
+  no read for ownership of the output lines), and for comparison through ``decode_mbp_blocked``
+  (only the levels through a scratch, plain stores) and ``decode_mbp`` (direct). A plain memory
+  copy of the same bytes is printed next to it: decoding reads 368 and writes ~450 bytes per record,
+  so with DRAM outputs it is bounded by memory bandwidth, and the copy shows what this machine
+  allows. ``read_dbn`` end to end (250,000 records) memory-maps the file, decodes the columns in
+  its record scan (``scan_decode_mbp_stream``, the same blocks and stores into fresh outputs),
+  differences the snapshots into SET deltas (``diff_levels``), then builds the frames and QC.
 * MBO: the ESH4 reopen day (68,792 records), replicated with shifted order ids and a CLEAR in front
   of each copy, is streamed through :class:`~orderflow.book.l3.L3Book` in chunks of 65,536.
 """
@@ -85,17 +90,25 @@ def test_bench_dbn_mbp10_decode(shared_data: Any, tmp_path: Path) -> None:
     depth = 10
     check = [0]
 
-    def decoder(chunk: int, blocked: bool = False) -> Any:
+    outputs: dict[str, dict[str, np.ndarray]] = {}
+
+    def decoder(chunk: int, kind: str) -> Any:
         bufs = D.mbp_buffers(chunk, depth)
         for a in bufs.values():
             a[...] = 1  # touch the pages once: the chunks reuse them
+        outputs[kind] = bufs
         args = list(bufs.values())
         scratch = D.mbp_scratch(depth)
+        stream_scratch = D.mbp_stream_scratch(depth)
 
         def decode_all() -> None:
             off, r, total = 0, 0, 0
             while True:
-                if blocked:
+                if kind == "stream":
+                    k, off, r = K.decode_mbp_stream(
+                        u8, u32, off, r, stop, K.RTYPE_MBP10, depth, chunk, *args, *stream_scratch
+                    )
+                elif kind == "blocked":
                     k, off, r = K.decode_mbp_blocked(
                         u8, u32, off, r, stop, K.RTYPE_MBP10, depth, chunk, *args, *scratch
                     )
@@ -114,15 +127,15 @@ def test_bench_dbn_mbp10_decode(shared_data: Any, tmp_path: Path) -> None:
     dst = np.ones(len(u8), np.uint8)
 
     rates = {}
-    for key, chunk, blocked in (
-        ("blocked", CHUNK, True),
-        ("direct", CHUNK, False),
-        ("small", SMALL_CHUNK, False),
-    ):
-        fn = decoder(chunk, blocked)
+    for key, chunk in (("stream", CHUNK), ("blocked", CHUNK), ("direct", CHUNK), ("small", SMALL_CHUNK)):
+        fn = decoder(chunk, key)
         fn()  # JIT warm-up
         rates[key] = _rate(n, _best(fn))
         assert check[0] == n
+    # every decoder ran the same chunks through its buffers: they must hold the same values
+    for name, want in outputs["direct"].items():
+        for key in ("stream", "blocked"):
+            assert np.array_equal(outputs[key][name][..., :CHUNK], want[..., :CHUNK]), (key, name)
     t_scan = _best(scan)
     r_scan = _rate(n, t_scan)
     t_copy = _best(lambda: np.copyto(dst, u8))
@@ -137,8 +150,12 @@ def test_bench_dbn_mbp10_decode(shared_data: Any, tmp_path: Path) -> None:
     mb = len(u8) / 1e6
     print(f"\nDBN MBP-10, {n:,} records ({mb:,.0f} MB uncompressed, in memory):")
     print(
+        f"  decode to canonical columns, chunks of {CHUNK:,} (in DRAM), {K.MBP_BLOCK}-record blocks through a "
+        f"cache-resident scratch, streamed out (decode_mbp_stream, read_dbn's path): {rates['stream']}"
+    )
+    print(
         f"  decode to canonical columns, chunks of {CHUNK:,} (in DRAM), levels through a "
-        f"{K.MBP_BLOCK}-record cache-resident scratch (decode_mbp_blocked, read_dbn's path): {rates['blocked']}"
+        f"{K.MBP_BLOCK}-record scratch, plain stores (decode_mbp_blocked): {rates['blocked']}"
     )
     print(
         f"  decode to canonical columns, chunks of {CHUNK:,} (in DRAM), direct (decode_mbp): {rates['direct']}"
@@ -148,7 +165,7 @@ def test_bench_dbn_mbp10_decode(shared_data: Any, tmp_path: Path) -> None:
     )
     print(f"  record scan (counts by rtype)                  : {r_scan}")
     print(f"  memcpy of the same bytes (bandwidth reference) : {r_copy}")
-    print(f"  read_dbn end to end ({m:,} records, decode + snapshots + SET deltas + frames): {r_read}")
+    print(f"  read_dbn end to end ({m:,} records, decode + snapshots + SET deltas + frames + QC): {r_read}")
     print(f"  peak RSS {_peak_rss_mb():.0f} MB")
 
 

@@ -5,7 +5,9 @@ Databento's own ``databento_dbn`` package. The bulk records (mbo, mbp-1, tbbo, m
 decoded from the raw bytes by numba kernels (:mod:`orderflow.ingest._dbn_kernels`) in one pass
 into columns; the tests compare every column with ``databento_dbn``'s record objects on every
 fixture. Zstandard input is decompressed with pyarrow's zstd codec (``databento_dbn`` decodes zstd
-itself but exposes no decompressed bytes, and the ``zstandard`` module is not installed).
+itself but exposes no decompressed bytes, and the ``zstandard`` module is not installed). An
+uncompressed file of 4 MiB or more is memory-mapped read-only instead of read, and for an mbp-10,
+mbp-1, tbbo or trades file its records are decoded during the record scan (one pass over the file).
 
 What each schema becomes (one partition per instrument symbol and UTC date of ``ts_recv``):
 
@@ -52,6 +54,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import mmap
 import os
 import re
 import warnings
@@ -215,10 +218,15 @@ def _read_bytes(path: Path) -> tuple[bytes, bool]:
 def _read_for_decode(path: Path) -> tuple[Any, bool, tuple[int, int, np.ndarray, np.ndarray] | None]:
     """:func:`_read_bytes` for :func:`read_dbn`, plus the record scan when it comes for free.
 
-    An uncompressed DBN file is read straight into a numpy buffer placed so that its record region
-    (after the metadata header) starts on a cache line: :func:`_aligned_region` then needs no copy,
-    and the large numpy allocation gets huge pages (a ``bytes`` object of the same size costs a page
-    fault per 4 KiB). It is read in chunks of ``_READ_CHUNK`` bytes, each counted by
+    An uncompressed DBN file of ``_MMAP_MIN`` bytes or more is memory-mapped read-only
+    (:func:`_map_file`): its pages are the page cache's own, so nothing is copied or zero-filled
+    (reading it would fault in and zero a private buffer of the file's size, then copy the file into
+    it). The data is then a memoryview of the map (:func:`_region_views` gives its record region
+    without a copy) and the scan is left to the caller, which can decode the schema's records in the
+    same pass (:func:`scan_decode_mbp_columns`).
+    Smaller uncompressed files are read straight into a numpy buffer placed so that the record
+    region (after the metadata header) starts on a cache line (:func:`_aligned_region` then needs no
+    copy), in chunks of ``_READ_CHUNK`` bytes, each counted by
     :func:`~orderflow.ingest._dbn_kernels.scan_records_from` while it is still in cache. Returns the
     data (a memoryview, which slices and compares like the bytes, for an uncompressed file), the zstd
     truncation flag and ``(n_records, stop, counts, short)`` of :func:`scan_records` (or None: the
@@ -231,14 +239,18 @@ def _read_for_decode(path: Path) -> tuple[Any, bool, tuple[int, int, np.ndarray,
             return data, ztrunc, None
         size = os.fstat(f.fileno()).st_size
         start = 8 + int.from_bytes(head[4:8], "little")
+        counts = np.zeros(256, np.int64)
+        short = np.zeros(256, np.int64)
+        if size >= _MMAP_MIN and size > start:
+            mapped = _map_file(f.fileno(), size)
+            if mapped is not None:
+                return memoryview(mapped), False, None
         buf = np.empty(size + 128, np.uint8)
         pad = -(buf.ctypes.data + start) % 64
         view = buf[pad : pad + size]
         view[:8] = np.frombuffer(head, np.uint8)
         region = view[start:] if start < size else np.zeros(0, np.uint8)
         mv = view.data  # a memoryview of the buffer
-        counts = np.zeros(256, np.int64)
-        short = np.zeros(256, np.int64)
         got, n, off = 8, 0, 0
         while got < size:
             k = f.readinto(mv[got : min(size, got + _READ_CHUNK)])
@@ -251,6 +263,20 @@ def _read_for_decode(path: Path) -> tuple[Any, bool, tuple[int, int, np.ndarray,
 
 
 _READ_CHUNK = 1 << 20
+_MMAP_MIN = 1 << 22
+
+
+def _map_file(fd: int, size: int) -> mmap.mmap | None:
+    """A read-only map of the file's first ``size`` bytes, with its pages mapped in one call
+    (``MAP_POPULATE`` where there is one: faulting them in one by one during the first pass costs
+    more than the pass), or None when the file cannot be mapped (a pipe, a special file)."""
+    try:
+        populate = getattr(mmap, "MAP_POPULATE", 0)
+        if populate and hasattr(mmap, "MAP_PRIVATE"):
+            return mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE | populate, prot=mmap.PROT_READ)
+        return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, OverflowError):
+        return None
 
 
 def _aligned_region(data: bytes, start: int) -> tuple[np.ndarray, np.ndarray]:
@@ -263,6 +289,23 @@ def _aligned_region(data: bytes, start: int) -> tuple[np.ndarray, np.ndarray]:
         b8[:n] = u8
         return b8[:n], buf
     return u8, u8.view(np.uint32)
+
+
+def _is_mapped(data: Any) -> bool:
+    return isinstance(data, memoryview) and isinstance(data.obj, mmap.mmap)
+
+
+def _region_views(data: Any, start: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_aligned_region`, except that a memory-mapped file is never copied: its ``u32`` is
+    None when the region is not 4-byte aligned (only :func:`decode_mbo_columns` needs it; the mbp
+    decoder and the scan read bytes at any alignment)."""
+    if _is_mapped(data):
+        n = len(data) - start
+        u8 = np.frombuffer(data, dtype=np.uint8, offset=start, count=n) if n > 0 else np.zeros(0, np.uint8)
+        if u8.ctypes.data % 4 == 0 and n % 4 == 0:
+            return u8, u8.view(np.uint32)
+        return u8, None
+    return _aligned_region(data, start)
 
 
 def _metadata(data: bytes, path: Path) -> tuple[Any, int, int]:
@@ -404,30 +447,68 @@ def mbp_scratch(depth: int, block: int = K.MBP_BLOCK) -> tuple[np.ndarray, np.nd
     )
 
 
+def mbp_stream_scratch(depth: int, block: int = K.MBP_BLOCK) -> list[np.ndarray]:
+    """Scratch of :func:`~orderflow.ingest._dbn_kernels.decode_mbp_stream`: :func:`mbp_buffers`
+    for ``block`` records (~230 KB at depth 10: stays in L2), in its order. The level buffers keep
+    their staggered rows (C-contiguous, wider than ``block``: the kernels take the block size from
+    the 1-D columns)."""
+    return list(mbp_buffers(block, depth).values())
+
+
+_NO_WORDS = np.zeros(0, np.uint32)
+
+
 def decode_mbp_columns(
-    u8: np.ndarray, u32: np.ndarray, stop: int, n: int, rtype: int, depth: int
+    u8: np.ndarray, u32: np.ndarray | None, stop: int, n: int, rtype: int, depth: int
 ) -> dict[str, np.ndarray]:
     """Every record of ``rtype`` (trades 0x00 depth 0, mbp-1 0x01 depth 1, mbp-10 0x0A depth 10).
 
     Level arrays are returned as ``lv_px``/``lv_sz``/``lv_ct`` of shape (2 * depth, n): rows
-    0..depth-1 are the bid levels, depth..2*depth-1 the ask levels.
+    0..depth-1 are the bid levels, depth..2*depth-1 the ask levels. Decoded block by block through
+    a cache-resident scratch and streamed out column by column with non-temporal stores
+    (:func:`~orderflow.ingest._dbn_kernels.decode_mbp_stream`); ``u32`` is not needed (may be None).
     """
     cols = mbp_buffers(n, depth)
-    lv_px, lv_sz, lv_ct = cols.pop("lv_px"), cols.pop("lv_sz"), cols.pop("lv_ct")
-    if depth:  # levels through a cache-resident scratch, copied out column by column
-        scratch = mbp_scratch(depth)
-        k = int(
-            K.decode_mbp_blocked(
-                u8, u32, 0, 0, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct, *scratch
-            )[0]
-        )
-    else:
-        k = int(K.decode_mbp(u8, u32, 0, 0, stop, rtype, depth, n, *cols.values(), lv_px, lv_sz, lv_ct)[0])
-    out = {name: a[:k] for name, a in cols.items()}
-    out["lv_px"] = lv_px[:, :k]
-    out["lv_sz"] = lv_sz[:, :k]
-    out["lv_ct"] = lv_ct[:, :k]
-    return out
+    k = int(
+        K.decode_mbp_stream(
+            u8,
+            _NO_WORDS if u32 is None else u32,
+            0,
+            0,
+            stop,
+            rtype,
+            depth,
+            n,
+            *cols.values(),
+            *mbp_stream_scratch(depth),
+        )[0]
+    )
+    return {name: a[..., :k] for name, a in cols.items()}
+
+
+_SCAN_DECODE = {
+    "mbp-10": (K.RTYPE_MBP10, 10),
+    "mbp-1": (K.RTYPE_MBP1, 1),
+    "tbbo": (K.RTYPE_MBP1, 1),
+    "trades": (K.RTYPE_MBP0, 0),
+}
+"""schema -> (rtype, depth) decoded during the record scan of a memory-mapped file"""
+
+
+def scan_decode_mbp_columns(
+    u8: np.ndarray, counts: np.ndarray, short: np.ndarray, rtype: int, depth: int
+) -> tuple[int, int, dict[str, np.ndarray]]:
+    """:func:`~orderflow.ingest._dbn_kernels.scan_records` of the whole region and
+    :func:`decode_mbp_columns` of its ``rtype`` records in one pass
+    (:func:`~orderflow.ingest._dbn_kernels.scan_decode_mbp_stream`). The columns are allocated for
+    as many records as the region could hold (pages past the decoded rows are never touched).
+    Returns ``(n_records, stop, columns)``."""
+    cap = max(1, len(u8) // (48 + 32 * depth))
+    cols = mbp_buffers(cap, depth)
+    n, stop, k = K.scan_decode_mbp_stream(
+        u8, len(u8), counts, short, rtype, depth, cap, *cols.values(), *mbp_stream_scratch(depth)
+    )
+    return int(n), int(stop), {name: a[..., :k] for name, a in cols.items()}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -441,8 +522,17 @@ def _aggressor(side: np.ndarray) -> np.ndarray:
 
 
 def _dates(ts_recv: np.ndarray, ts_event: np.ndarray) -> np.ndarray:
-    ts = np.where(ts_recv == UNDEF_TS, ts_event, ts_recv)
-    return ts // (86_400 * 10**9)
+    """UTC day of each record: of ``ts_recv``, or of ``ts_event`` where ``ts_recv`` is UNDEF."""
+    out = np.empty(len(ts_recv), np.int64)
+    K.utc_days(ts_recv, ts_event, out)
+    return out
+
+
+def _day_starts(day: np.ndarray) -> list[int]:
+    """``[0, i1, ..., n]``: where each run of one day starts (then the end)."""
+    if len(day) == 0 or (day[0] == day[-1] and bool((day == day[0]).all())):
+        return [0, len(day)]
+    return [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist(), len(day)]
 
 
 def _date_of(day: int) -> dt.date:
@@ -454,11 +544,37 @@ def _safe_symbol(sym: str) -> str:
     return s or "UNKNOWN"
 
 
-def _flag_counts(flags: np.ndarray) -> dict[str, int]:
-    out = {}
-    for f in (Flags.LAST, Flags.TOB, Flags.SNAPSHOT, Flags.MBP, Flags.BAD_TS_RECV, Flags.MAYBE_BAD_BOOK):
-        out[str(f.name).lower()] = int(np.count_nonzero(flags & int(f)))
-    return out
+_FLAG_BITS = (Flags.LAST, Flags.TOB, Flags.SNAPSHOT, Flags.MBP, Flags.BAD_TS_RECV, Flags.MAYBE_BAD_BOOK)
+
+
+def _byte_hist(a: np.ndarray) -> np.ndarray:
+    """Counts of each value of a uint8 array (256 bins)."""
+    hist = np.zeros(256, np.int64)
+    K.byte_counts(a, hist)
+    return hist
+
+
+def _flag_counts(flags: np.ndarray, hist: np.ndarray | None = None) -> dict[str, int]:
+    """Records with each flag bit set (from the flags' byte histogram ``hist`` when given)."""
+    if hist is None and flags.dtype == np.uint8:
+        hist = _byte_hist(flags)
+    if hist is None:
+        return {str(f.name).lower(): int(np.count_nonzero(flags & int(f))) for f in _FLAG_BITS}
+    vals = np.arange(256)
+    return {str(f.name).lower(): int(hist[(vals & int(f)) != 0].sum()) for f in _FLAG_BITS}
+
+
+def _c_rows(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous 2-D array whose first ``a.shape[1]`` columns are ``a`` (so numba types its
+    rows as contiguous and vectorizes loops over them): ``a`` itself, the same memory with the row
+    pitch as width when ``a`` is a column prefix of a wider buffer (the decoders' outputs; the
+    extra columns are never read), else a copy."""
+    if a.ndim != 2 or a.flags.c_contiguous:
+        return a
+    isz = a.itemsize
+    if a.strides[1] == isz and a.strides[0] % isz == 0 and a.strides[0] >= a.shape[1] * isz:
+        return np.lib.stride_tricks.as_strided(a, (a.shape[0], a.strides[0] // isz), (a.strides[0], isz))
+    return np.ascontiguousarray(a)
 
 
 def _distinct(a: np.ndarray) -> np.ndarray:
@@ -469,9 +585,10 @@ def _distinct(a: np.ndarray) -> np.ndarray:
     return np.unique(a)
 
 
-def _char_counts(a: np.ndarray) -> dict[str, int]:
-    if a.dtype == np.uint8:  # the DBN char columns: a histogram instead of np.unique
-        hist = np.bincount(a, minlength=256)
+def _char_counts(a: np.ndarray, hist: np.ndarray | None = None) -> dict[str, int]:
+    """Counts of each char value (from the byte histogram ``hist`` when given)."""
+    if hist is not None or a.dtype == np.uint8:  # the DBN char columns: a histogram instead of np.unique
+        hist = _byte_hist(a) if hist is None else hist
         vals = np.flatnonzero(hist)
         cnt = hist[vals]
     else:
@@ -528,9 +645,15 @@ def _qc_frame(
     )
 
 
-def _flag_qc(seq: np.ndarray, ts: np.ndarray, flags: np.ndarray) -> list[pl.DataFrame]:
+def _flag_qc(
+    seq: np.ndarray, ts: np.ndarray, flags: np.ndarray, counts: dict[str, int] | None = None
+) -> list[pl.DataFrame]:
+    """QC rows of the records flagged bad ts_recv or maybe-bad-book (``counts``: :func:`_flag_counts`
+    of ``flags``, to skip the bits no record has)."""
     out = []
     for bit, reason in ((Flags.BAD_TS_RECV, "bad_ts_recv"), (Flags.MAYBE_BAD_BOOK, "maybe_bad_book")):
+        if counts is not None and not counts[str(bit.name).lower()]:
+            continue
         m = (flags & int(bit)) != 0
         if m.any():
             out.append(
@@ -782,48 +905,49 @@ def _build_mbo(
     return _split_by_date(symbol, iid, "mbo", days, d, trades, qc, None, 0), report
 
 
-def _build_mbp(
-    cols: dict[str, np.ndarray], depth: int, source: str, symbol: str, iid: int
-) -> tuple[list[DbnPartition], InstrumentReport]:
-    n = len(cols["ts_event"])
-    seq = cols["record"]
-    action = cols["action"]
-    fl = cols["flags"]
-    lv_px, lv_sz, lv_ct = cols["lv_px"], cols["lv_sz"], cols["lv_ct"]
-    snap_cols: dict[str, pl.Series] = {
-        "ts_event": pl.Series(cols["ts_event"], dtype=pl.Int64),
-        "ts_recv": pl.Series(cols["ts_recv"], dtype=pl.Int64),
-        "seq": pl.Series(seq, dtype=pl.Int64),
-    }
+def _snapshot_frame(
+    cols: dict[str, np.ndarray], lv_px: np.ndarray, lv_sz: np.ndarray, lv_ct: np.ndarray, depth: int
+) -> pl.DataFrame:
+    """BOOK_SNAPSHOTS (with the ``*_ct_*`` counts) on the decoded columns, without copies."""
+    names = ["ts_event", "ts_recv", "seq"]
+    arrays = [cols["ts_event"], cols["ts_recv"], cols["record"]]
     for s, side in enumerate(("bid", "ask")):
-        for k in range(depth):
-            snap_cols[f"{side}_px_{k:02d}"] = pl.Series(lv_px[s * depth + k], dtype=pl.Int64)
-        for k in range(depth):
-            snap_cols[f"{side}_sz_{k:02d}"] = pl.Series(lv_sz[s * depth + k], dtype=pl.Int64)
+        names += [f"{side}_px_{k:02d}" for k in range(depth)]
+        arrays += [lv_px[s * depth + k] for k in range(depth)]
+        names += [f"{side}_sz_{k:02d}" for k in range(depth)]
+        arrays += [lv_sz[s * depth + k] for k in range(depth)]
     for s, side in enumerate(("bid", "ask")):
-        for k in range(depth):
-            snap_cols[f"{side}_ct_{k:02d}"] = pl.Series(lv_ct[s * depth + k], dtype=pl.UInt32)
-    snaps = pl.DataFrame(snap_cols)
+        names += [f"{side}_ct_{k:02d}" for k in range(depth)]
+        arrays += [lv_ct[s * depth + k] for k in range(depth)]
+    dtypes = [pl.Int64] * (3 + 4 * depth) + [pl.UInt32] * (2 * depth)
+    return pl.DataFrame(
+        [pl.Series(name, a, dtype=dt_) for name, a, dt_ in zip(names, arrays, dtypes, strict=True)]
+    )
+
+
+def _set_deltas(cols: dict[str, np.ndarray], depth: int, starts: list[int]) -> tuple[pl.DataFrame, int, int]:
+    """BOOK_DELTAS SET rows of the snapshots (:func:`~orderflow.ingest._dbn_kernels.diff_levels`),
+    each UTC date from an empty book. Returns ``(frame, rows, lost_last)``."""
+    n = len(cols["record"])
     out = np.empty((9, 2 * n + 4 * depth + 16), np.int64)
     m, lost = 0, 0
-    # each UTC date partition differences from an empty book, so it replays on its own
-    day = _dates(cols["ts_recv"], cols["ts_event"])
-    starts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist(), n]
+    # C-contiguous rows: the kernel's change scan over them vectorizes
+    c_px, c_sz = _c_rows(cols["lv_px"]), _c_rows(cols["lv_sz"])
     for a, b in itertools.pairwise(starts):
         prev_px = np.full(2 * depth, UNDEF_PRICE, np.int64)
         prev_sz = np.zeros(2 * depth, np.int64)
         i = a
         while True:
             i, m, lost = K.diff_levels(
-                lv_px,
-                lv_sz,
+                c_px,
+                c_sz,
                 depth,
                 i,
                 b,
                 cols["ts_event"],
                 cols["ts_recv"],
-                seq,
-                fl,
+                cols["record"],
+                cols["flags"],
                 out,
                 m,
                 lost,
@@ -835,43 +959,84 @@ def _build_mbp(
             bigger = np.empty((9, 2 * out.shape[1]), np.int64)  # a record may need 4 * depth rows
             bigger[:, :m] = out[:, :m]
             out = bigger
-    deltas = pl.DataFrame(
-        {
-            "ts_event": pl.Series(out[0, :m], dtype=pl.Int64),
-            "ts_recv": pl.Series(out[1, :m], dtype=pl.Int64),
-            "seq": pl.Series(out[2, :m], dtype=pl.Int64),
-            "side": pl.Series(out[3, :m].astype(np.int8), dtype=pl.Int8),
-            "action": pl.Series(out[4, :m].astype(np.uint8), dtype=pl.UInt8),
-            "price": pl.Series(out[5, :m], dtype=pl.Int64),
-            "size": pl.Series(out[6, :m], dtype=pl.Int64),
-            "order_id": pl.Series(out[7, :m].view(np.uint64), dtype=pl.UInt64),
-            "flags": pl.Series(out[8, :m].astype(np.uint8), dtype=pl.UInt8),
-        }
+    return _deltas_frame(out, m), m, lost
+
+
+def _deltas_frame(out: np.ndarray, m: int) -> pl.DataFrame:
+    """BOOK_DELTAS on the first ``m`` rows of :func:`~orderflow.ingest._dbn_kernels.diff_levels`'
+    output (the int64 columns without copies)."""
+    return pl.DataFrame(
+        [
+            pl.Series("ts_event", out[0, :m], dtype=pl.Int64),
+            pl.Series("ts_recv", out[1, :m], dtype=pl.Int64),
+            pl.Series("seq", out[2, :m], dtype=pl.Int64),
+            pl.Series("side", out[3, :m].astype(np.int8), dtype=pl.Int8),
+            pl.Series("action", out[4, :m].astype(np.uint8), dtype=pl.UInt8),
+            pl.Series("price", out[5, :m], dtype=pl.Int64),
+            pl.Series("size", out[6, :m], dtype=pl.Int64),
+            pl.Series("order_id", out[7, :m].view(np.uint64), dtype=pl.UInt64),
+            pl.Series("flags", out[8, :m].astype(np.uint8), dtype=pl.UInt8),
+        ]
     )
-    is_t = action == ord("T")
-    good_t = is_t & (cols["size"] > 0) & (cols["price"] != UNDEF_PRICE)
-    trades = _trades_frame(
-        cols["ts_event"][good_t],
-        cols["ts_recv"][good_t],
-        seq[good_t],
-        cols["price"][good_t],
-        cols["size"][good_t],
-        cols["side"][good_t],
-        fl[good_t],
-    )
-    first_trade_seq = int(seq[is_t][0]) if is_t.any() else None
-    qc_parts = _flag_qc(seq, cols["ts_event"], fl)
-    bb = lv_px[0] if depth else np.zeros(0, np.int64)
-    ba = lv_px[depth] if depth else np.zeros(0, np.int64)
-    cr = np.zeros(n, bool)
+
+
+def _build_mbp(
+    cols: dict[str, np.ndarray], depth: int, source: str, symbol: str, iid: int
+) -> tuple[list[DbnPartition], InstrumentReport]:
+    """Snapshots, SET deltas, trades, QC and the report of one instrument's mbp records."""
+    n = len(cols["ts_event"])
+    seq = cols["record"]
+    action = cols["action"]
+    fl = cols["flags"]
+    ts_e = cols["ts_event"]
+    lv_px, lv_sz, lv_ct = cols["lv_px"], cols["lv_sz"], cols["lv_ct"]
+    actions = _char_counts(action)
+    flag_counts = _flag_counts(fl)
+    # each UTC date partition differences from an empty book, so it replays on its own
+    day = _dates(cols["ts_recv"], ts_e)
+    starts = _day_starts(day)
     if depth:
-        cr = ((fl & int(Flags.LAST)) != 0) & (bb != UNDEF_PRICE) & (ba != UNDEF_PRICE) & (bb >= ba)
-        if cr.any():
-            qc_parts.append(_crossed_qc(seq[cr], cols["ts_event"][cr], bb[cr], ba[cr], first_trade_seq))
-    n_after = int(np.count_nonzero(cr & (seq > first_trade_seq))) if first_trade_seq is not None else 0
+        snaps: pl.DataFrame | None = _snapshot_frame(cols, lv_px, lv_sz, lv_ct, depth)
+        deltas, m, lost = _set_deltas(cols, depth, starts)
+    else:  # no levels: no rows, and every LAST record loses its LAST
+        snaps, deltas, m, lost = None, BOOK_DELTAS.empty(), 0, flag_counts["last"]
+    first_trade_seq = first_trade_ts = None
+    if actions.get("T", 0):
+        is_t = action == ord("T")
+        good_t = is_t & (cols["size"] > 0) & (cols["price"] != UNDEF_PRICE)
+        trades = _trades_frame(
+            ts_e[good_t],
+            cols["ts_recv"][good_t],
+            seq[good_t],
+            cols["price"][good_t],
+            cols["size"][good_t],
+            cols["side"][good_t],
+            fl[good_t],
+        )
+        t0 = int(np.argmax(is_t))
+        first_trade_seq, first_trade_ts = int(seq[t0]), int(ts_e[t0])
+    else:
+        trades = _trades_frame(
+            ts_e[:0],
+            cols["ts_recv"][:0],
+            seq[:0],
+            cols["price"][:0],
+            cols["size"][:0],
+            cols["side"][:0],
+            fl[:0],
+        )
+    qc_parts = _flag_qc(seq, ts_e, fl, flag_counts)
+    cr = np.zeros(0, np.int64)
+    if depth:
+        bb, ba = lv_px[0], lv_px[depth]
+        idx = np.empty(n, np.int64)
+        cr = idx[: K.crossed_rows(fl, bb, ba, idx)]
+        if len(cr):
+            qc_parts.append(_crossed_qc(seq[cr], ts_e[cr], bb[cr], ba[cr], first_trade_seq))
+    n_after = int(np.count_nonzero(seq[cr] > first_trade_seq)) if first_trade_seq is not None else 0
     final: dict[str, Any] = {}
     if depth and n:
-        b, a = int(bb[-1]), int(ba[-1])
+        b, a = int(lv_px[0, -1]), int(lv_px[depth, -1])
         final = {
             "bid_px": price_to_str(b) if b != UNDEF_PRICE else None,
             "bid_sz": int(lv_sz[0, -1]),
@@ -883,18 +1048,16 @@ def _build_mbp(
         symbol=symbol,
         source=source,
         records=n,
-        actions=_char_counts(action),
-        flags=_flag_counts(fl),
+        actions=actions,
+        flags=flag_counts,
         book={"snapshots": n if depth else 0, "set_rows": int(m), "lost_last": int(lost)},
-        crossed_events=int(np.count_nonzero(cr)),
+        crossed_events=len(cr),
         crossed_after_open=n_after,
-        first_trade_ts=int(cols["ts_event"][is_t][0]) if is_t.any() else None,
+        first_trade_ts=first_trade_ts,
         final_bbo=final,
     )
     days = (seq, day)
     qc = _concat_qc(qc_parts)
-    if depth == 0:
-        return _split_by_date(symbol, iid, source, days, BOOK_DELTAS.empty(), trades, qc, None, 0), report
     return _split_by_date(symbol, iid, source, days, deltas, trades, qc, snaps, depth), report
 
 
@@ -1001,13 +1164,20 @@ def read_dbn(
         raise DataFormatError("file not found", path=path)
     data, ztrunc, scanned = _read_for_decode(path)
     meta, version, start = _metadata(data, path)
-    u8, u32 = _aligned_region(data, start)
+    u8, u32 = _region_views(data, start)
+    schema = getattr(meta, "schema", None)
+    schema_name = str(schema.value if hasattr(schema, "value") else schema) if schema is not None else None
+    fused: dict[int, dict[str, np.ndarray]] = {}  # columns decoded by the record scan itself
     if scanned is not None and len(u8) == len(data) - start:
         n_rec, stop, counts, short = scanned
     else:
         counts = np.zeros(256, np.int64)
         short = np.zeros(256, np.int64)
-        n_rec, stop = K.scan_records(u8, len(u8), counts, short)
+        if _is_mapped(data) and schema_name in _SCAN_DECODE:
+            f_rt, f_depth = _SCAN_DECODE[schema_name]
+            n_rec, stop, fused[f_rt] = scan_decode_mbp_columns(u8, counts, short, f_rt, f_depth)
+        else:
+            n_rec, stop = K.scan_records(u8, len(u8), counts, short)
     warns: list[str] = []
     truncated_at = None
     if stop < len(u8) or ztrunc:
@@ -1020,8 +1190,6 @@ def read_dbn(
         warns.append(msg)
         warnings.warn(msg, DbnTruncationWarning, stacklevel=2)
     dataset = str(getattr(meta, "dataset", "") or "")
-    schema = getattr(meta, "schema", None)
-    schema_name = str(schema.value if hasattr(schema, "value") else schema) if schema is not None else None
     ts_out = bool(getattr(meta, "ts_out", False))
     by_rtype: dict[str, int] = {}
     unknown: dict[int, int] = {}
@@ -1073,19 +1241,20 @@ def read_dbn(
     # decode the book / trade records
     decoded: dict[int, dict[str, np.ndarray]] = {}
     if counts[K.RTYPE_MBO]:
+        if u32 is None:  # a mapped file whose records are not 4-byte aligned: the MBO decoder reads words
+            u8, u32 = _aligned_region(data, start)
         decoded[K.RTYPE_MBO] = decode_mbo_columns(u8, u32, stop, int(counts[K.RTYPE_MBO]))
-    if counts[K.RTYPE_MBP10]:
-        decoded[K.RTYPE_MBP10] = decode_mbp_columns(
-            u8, u32, stop, int(counts[K.RTYPE_MBP10]), K.RTYPE_MBP10, 10
-        )
-    if counts[K.RTYPE_MBP1]:
-        decoded[K.RTYPE_MBP1] = decode_mbp_columns(u8, u32, stop, int(counts[K.RTYPE_MBP1]), K.RTYPE_MBP1, 1)
-    if counts[K.RTYPE_MBP0]:
-        decoded[K.RTYPE_MBP0] = decode_mbp_columns(u8, u32, stop, int(counts[K.RTYPE_MBP0]), K.RTYPE_MBP0, 0)
+    for rt, depth in ((K.RTYPE_MBP10, 10), (K.RTYPE_MBP1, 1), (K.RTYPE_MBP0, 0)):
+        if counts[rt]:
+            decoded[rt] = (
+                fused[rt] if rt in fused else decode_mbp_columns(u8, u32, stop, int(counts[rt]), rt, depth)
+            )
 
     iids: set[int] = set()
-    for cols in decoded.values():
-        iids.update(int(x) for x in _distinct(cols["instrument_id"]))
+    iids_of: dict[int, set[int]] = {}
+    for rt, cols in decoded.items():
+        iids_of[rt] = {int(x) for x in _distinct(cols["instrument_id"])}
+        iids.update(iids_of[rt])
 
     def symbol_of(iid: int) -> str:
         if iid in defs and str(getattr(defs[iid], "raw_symbol", None) or ""):
@@ -1123,7 +1292,10 @@ def read_dbn(
     shadowed: dict[str, int] = {}
     for iid in sorted(iids):
         sym = override[iid].symbol if iid in override else symbol_of(iid)
-        sel = {rt: np.flatnonzero(c["instrument_id"] == iid) for rt, c in decoded.items()}
+        sel: dict[int, Any] = {  # a schema with this one instrument: all its records (no scan)
+            rt: range(len(c["record"])) if iids_of[rt] == {iid} else np.flatnonzero(c["instrument_id"] == iid)
+            for rt, c in decoded.items()
+        }
         present = [
             rt
             for rt in (K.RTYPE_MBO, K.RTYPE_MBP10, K.RTYPE_MBP1, K.RTYPE_MBP0)
