@@ -52,8 +52,8 @@ Batches = Callable[[str, "list[str] | None"], "Iterator[pl.DataFrame] | None"]
 ("book_deltas", "trades" or "book_snapshots") in ``seq`` order, only ``columns`` when given; None
 when the partition has no such table."""
 
-CHUNK_ROWS = 500_000
-"""Delta rows per chunk (about 300,000 events of a typical feed)."""
+CHUNK_ROWS = 250_000
+"""Delta rows per chunk (about 150,000 events of a typical feed)."""
 
 _MAX = int(np.iinfo(np.int64).max)
 _EMPTY_SNAPSHOTS = pl.DataFrame(schema={"ts_event": pl.Int64, "ts_recv": pl.Int64, "seq": pl.Int64})
