@@ -249,3 +249,25 @@ def test_real_data_example_configs_run_end_to_end(name: str, shared_data, tmp_pa
     assert [r.stage for r in res.stages] == ["ingest", "book", "filters", "features", "research", "backtest"]
     assert m["classification"]["by_regime"] and 0 < m["quantile"]["coverage_90"] <= 1
     assert res.report_path.exists()
+
+
+def test_demo_summaries_match_the_run_artifacts(first_run) -> None:  # type: ignore[no-untyped-def]
+    """The QC and feature tables ``orderflow demo`` prints, against the QC and FEATURES Parquet."""
+    import polars as pl
+
+    from orderflow.cli.demo_cmd import feature_stats_table, filter_summary, qc_summary_table
+
+    res, _, _ = first_run
+    run = res.run_dir
+    s = filter_summary(run)
+    qc = pl.read_parquet(str(run / "filters" / "qc" / "**" / "*.parquet"), hive_partitioning=True)
+    ours = qc.filter(pl.col("rule") == "crossed_book")
+    assert s["rules"]["crossed_book"]["events"] == ours.select("instrument", "date", "seq").n_unique() > 0
+    assert s["truth"]["crossed"][0] == 1.0  # every flagged crossed book is an injected one
+    feats = pl.read_parquet(str(run / "features" / "features" / "**" / "*.parquet"), hive_partitioning=True)
+    assert s["events"] >= feats.height
+    table = feature_stats_table(run, ("spread_bps",))
+    assert table.row_count == 1
+    mean = next(iter(table.columns[2].cells))
+    assert mean == f"{feats['spread_bps'].mean():.3g}"
+    assert qc_summary_table(run).row_count == len(s["rules"])
