@@ -23,8 +23,10 @@ consecutive events); a partition where they do, or a config with plug-in rules, 
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -56,6 +58,7 @@ CHUNK_ROWS = 250_000
 """Delta rows per chunk (about 150,000 events of a typical feed)."""
 
 _MAX = int(np.iinfo(np.int64).max)
+_T = TypeVar("_T")
 _EMPTY_SNAPSHOTS = pl.DataFrame(schema={"ts_event": pl.Int64, "ts_recv": pl.Int64, "seq": pl.Int64})
 _INDEX_T_COLS = ["seq", "ts_event", "size", "aggressor", "kind"]
 
@@ -97,6 +100,52 @@ def _chunks(
         yield d.upto(hi), t.upto(hi), (s.upto(hi) if s is not None else None), last
         if last:
             return
+
+
+def _prefetched(it: Iterator[_T]) -> Iterator[_T]:
+    """``it`` produced one item ahead on a reader thread: reading and decoding the next chunk's
+    Parquet batches (pyarrow releases the GIL) overlaps the rules on this one (numba releases it).
+    An exception of the reader is raised here; closing this generator stops the reader."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for x in it:
+                if not put(x):
+                    return
+            put(end)
+        except BaseException as e:  # handed to the consumer, raised there
+            put(_Raised(e))
+
+    th = threading.Thread(target=run, name="orderflow-filters-reader", daemon=True)
+    th.start()
+    try:
+        while True:
+            x = q.get()
+            if x is end:
+                return
+            if isinstance(x, _Raised):
+                raise x.error
+            yield x
+    finally:
+        stop.set()
+        th.join()
+
+
+@dataclasses.dataclass
+class _Raised:
+    error: BaseException
 
 
 def _frame(parts: list[pl.DataFrame | None], cols: tuple[str, ...]) -> pl.DataFrame:
@@ -143,7 +192,7 @@ def _facts(open_: Batches, rows: int, need_median: bool) -> _Facts:
     f = _Facts()
     prev = None
     cols = (["ts_event", "seq", "side"], _INDEX_T_COLS)
-    for d, t, _, _ in _chunks(open_, rows, cols, False):
+    for d, t, _, _ in _prefetched(_chunks(open_, rows, cols, False)):
         d = _frame([d], ("ts_event", "seq", "side"))
         t = _frame([t], tuple(_INDEX_T_COLS))
         if f.first_trade_seq == _MAX and t.height:
@@ -269,7 +318,7 @@ def _stream(
     flicker_in: tuple[np.ndarray, ...] | None = None
     snap_carry: pl.DataFrame | None = None
     any_snapshots = any(r in SNAPSHOT_RULES for r in enabled)
-    for d_new, t_new, s_new, last in _chunks(open_, rows, (None, None), any_snapshots):
+    for d_new, t_new, s_new, last in _prefetched(_chunks(open_, rows, (None, None), any_snapshots)):
         wd = _frame([tail_d, d_new], _D_COLS)
         wt = _frame([tail_t, t_new], _T_COLS)
         view = build_view(_EMPTY_SNAPSHOTS, wd, wt, instrument, status)

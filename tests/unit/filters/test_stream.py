@@ -98,6 +98,26 @@ def test_unstreamable_partitions_are_filtered_whole(sim) -> None:  # type: ignor
     _same(got, reference_apply_filters(back["book_snapshots"], back["book_deltas"], back["trades"], **kw))
 
 
+def test_batches_out_of_seq_order_fall_back_whole(sim) -> None:  # type: ignore[no-untyped-def]
+    """Seq order is checked on the reader thread; its refusal reaches the caller, which then
+    filters the (sorted) whole partition."""
+    day, tables = sim
+
+    def open_(table: str, columns: list[str] | None) -> Iterator[pl.DataFrame] | None:
+        df = tables[table] if columns is None else tables[table].select(columns)
+        parts = [df[i : i + 1000] for i in range(0, df.height, 1000)]
+        if table == "trades":
+            parts[1], parts[2] = parts[2], parts[1]
+        return iter(parts)
+
+    kw = {"instrument": day.instrument, "config": FilterConfig()}
+    got = S.apply_filters_stream(open_, chunk_rows=3000, **kw)
+    assert got.report.pop("streamed") is False
+    t = tables["trades"]
+    swapped = pl.concat([t[:1000], t[2000:3000], t[1000:2000], t[3000:]])
+    _same(got, reference_apply_filters(tables["book_snapshots"], tables["book_deltas"], swapped, **kw))
+
+
 @pytest.mark.realdata
 def test_lobster_amzn_streamed(shared_data) -> None:  # type: ignore[no-untyped-def]
     from orderflow.ingest.lobster import read_lobster
