@@ -71,20 +71,10 @@ def filter_summary(run_dir: Path) -> dict[str, Any]:
     return {"events": events, "volume": volume, "rules": rules, "truth": truth}
 
 
-# rule -> the simulator artifact kind it is scored against (stale quotes: the catch-up messages)
-_KIND = {
-    "crossed_book": "crossed",
-    "locked_book": "locked",
-    "message_storm": "burst",
-    "flicker": "burst",
-    "quote_stuffing": "burst",
-    "duplicate": "duplicate",
-    "stale_quote": "stale_quote",
-}
-
-
 def qc_summary_table(run_dir: Path) -> Table:
     """Flagged events per rule over the run, with the simulator's precision/recall per artifact."""
+    from orderflow.filters.apply import RULE_KIND
+
     s = filter_summary(run_dir)
     ev, vol = max(s["events"], 1), max(s["volume"], 1)
     t = Table(title=f"Filters: {s['events']:,} events; flagged per rule (nothing is deleted)")
@@ -92,7 +82,7 @@ def qc_summary_table(run_dir: Path) -> Table:
         left = c in ("rule", "action") or c.startswith("sim")
         t.add_column(c, justify="left" if left else "right", no_wrap=c != "action")
     for rule, e in s["rules"].items():
-        kind = _KIND.get(rule)
+        kind = RULE_KIND.get(rule)  # the simulator artifact kind the rule is scored against
         pr = s["truth"].get(kind) if kind else None
         score = "" if pr is None else f"{kind} {_pct(pr[0])} / {_pct(pr[1])}"
         row = [f"{e['events']:,}", f"{100 * e['events'] / ev:.2f}", f"{100 * e['volume'] / vol:.2f}", score]
