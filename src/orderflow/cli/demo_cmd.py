@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,13 +47,13 @@ def filter_summary(run_dir: Path) -> dict[str, Any]:
     """The filter stage's per-partition reports of a run, summed: ``events`` and ``volume`` of the
     run, per rule the flagged ``events``, ``volume`` and ``actions``, and per artifact kind the pooled
     precision/recall against the simulator's truth (``truth``, when the data is simulated)."""
-    from orderflow.pipeline.stages import _pool_scores
+    from orderflow.pipeline.runner import stage_summaries
+    from orderflow.pipeline.stages import filter_truth_rows, pool_scores
 
+    summaries = stage_summaries(run_dir / "filters")
     events = volume = 0
     rules: dict[str, dict[str, Any]] = {}
-    truth_rows: list[list[Any]] = []
-    for f in sorted((run_dir / "filters" / "_parts").glob("*.json")):
-        s = json.loads(f.read_text())
+    for s in summaries.values():
         rep = s.get("report", {})
         events += int(rep.get("events", 0))
         volume += int(rep.get("volume", 0))
@@ -63,11 +62,9 @@ def filter_summary(run_dir: Path) -> dict[str, Any]:
             t["events"] += int(e["events"])
             t["volume"] += int(e["volume"])
             t["actions"] |= set(e.get("by_action", {}))
-        for kind, sc in (s.get("truth") or {}).items():
-            if isinstance(sc, dict) and not kind.startswith("rule:"):
-                scores = [sc.get(k) for k in ("precision", "recall", "tp", "fp", "fn")]
-                truth_rows.append([f.stem, kind, *scores])
-    truth = {row[0]: row[1:] for row in _pool_scores(truth_rows)}
+    truth_rows = filter_truth_rows(list(summaries), list(summaries.values()))
+    # per artifact kind (the per-rule "rule:..." scores are left to the report)
+    truth = {row[0]: row[1:] for row in pool_scores(truth_rows) if not str(row[0]).startswith("rule:")}
     return {"events": events, "volume": volume, "rules": rules, "truth": truth}
 
 

@@ -139,6 +139,11 @@ def _marker(stage_dir: Path, part: Partition) -> Path:
     return stage_dir / "_parts" / f"{part.instrument}__{part.date}.json"
 
 
+def stage_summaries(stage_dir: Path) -> dict[str, dict[str, Any]]:
+    """The per-partition summaries a partition stage wrote, by partition (``INSTRUMENT__DATE``)."""
+    return {m.stem: json.loads(m.read_text()) for m in sorted((stage_dir / "_parts").glob("*.json"))}
+
+
 def _done(stage_dir: Path, part: Partition) -> dict[str, Any] | None:
     m = _marker(stage_dir, part)
     if m.exists():
@@ -711,4 +716,5 @@ __all__ = [
     "business_days",
     "plan_partitions",
     "run_pipeline",
+    "stage_summaries",
 ]

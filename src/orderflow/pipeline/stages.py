@@ -75,7 +75,18 @@ def run_research_stage(
         (figs / f"{name}.png").write_bytes(sec.figures[0][1])
 
 
-def _pool_scores(rows: list[list[Any]]) -> list[list[Any]]:
+def filter_truth_rows(names: list[str], summaries: list[dict[str, Any]]) -> list[list[Any]]:
+    """Rows (partition, artifact, precision, recall, tp, fp, fn) of the filter stage's scores against
+    the simulator's artifacts, from its per-partition summaries (partitions named ``names``)."""
+    rows: list[list[Any]] = []
+    for name, s in zip(names, summaries, strict=True):
+        for kind, sc in (s.get("truth") or {}).items():
+            if isinstance(sc, dict):
+                rows.append([name, kind, *(sc.get(k) for k in ("precision", "recall", "tp", "fp", "fn"))])
+    return rows
+
+
+def pool_scores(rows: list[list[Any]]) -> list[list[Any]]:
     """Sum tp/fp/fn per artifact over partitions (rows: partition, artifact, precision, recall, tp, fp,
     fn) and recompute precision = tp / (tp + fp) and recall = tp / (tp + fn) (None when undefined)."""
     acc: dict[str, list[int]] = {}
@@ -300,26 +311,12 @@ def build_report(
         qc.add_table("Flagged events (all partitions)", ["rule", "reason", "action", "events"], counts.rows())
     else:
         qc.note += " No event was flagged."
-    truth_rows = []
-    for p, s in zip(parts, filter_summaries, strict=True):
-        for kind, sc in (s.get("truth") or {}).items():
-            if isinstance(sc, dict):
-                truth_rows.append(
-                    [
-                        p.name,
-                        kind,
-                        sc.get("precision"),
-                        sc.get("recall"),
-                        sc.get("tp"),
-                        sc.get("fp"),
-                        sc.get("fn"),
-                    ]
-                )
+    truth_rows = filter_truth_rows([p.name for p in parts], filter_summaries)
     if truth_rows:
         qc.add_table(
             "Filters against the simulator's injected artifacts (all partitions)",
             ["artifact", "precision", "recall", "tp", "fp", "fn"],
-            _pool_scores(truth_rows),
+            pool_scores(truth_rows),
         )
         qc.add_table(
             "... per partition",

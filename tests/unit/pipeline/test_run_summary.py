@@ -32,13 +32,13 @@ def test_headline_table_has_a_row_per_regime() -> None:
 
 
 def test_pooled_filter_scores_sum_counts_then_divide() -> None:
-    from orderflow.pipeline.stages import _pool_scores
+    from orderflow.pipeline.stages import pool_scores
 
     rows = [
         ["A/1", "burst", 0.5, 1.0, 1, 1, 0],
         ["B/1", "burst", 1.0, 0.5, 3, 0, 3],
         ["A/1", "stale", None, None, 0, 0, 0],
     ]
-    pooled = {r[0]: r[1:] for r in _pool_scores(rows)}
+    pooled = {r[0]: r[1:] for r in pool_scores(rows)}
     assert pooled["burst"] == [4 / 5, 4 / 7, 4, 1, 3]  # not the mean of the per-partition ratios
     assert pooled["stale"] == [None, None, 0, 0, 0]
