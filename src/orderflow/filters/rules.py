@@ -294,8 +294,8 @@ def stale_quote(view: EventView, cfg: StaleQuoteConfig) -> list[RuleMask]:
     """Stale sides and the catch-up messages that end them (see :class:`StaleQuoteConfig`)."""
     hb = 0 if cfg.heartbeat_ms is None else round(cfg.heartbeat_ms * NS_PER_MS)
     carry: ChunkCarry | None = view.extra.get("carry")
-    fresh = carry is None or carry.stale_in is None
-    state = np.zeros(8, np.int64) if fresh else np.array(carry.stale_in, np.int64)  # type: ignore[union-attr]
+    stale_in = None if carry is None else carry.stale_in
+    state = np.zeros(8, np.int64) if stale_in is None else np.array(stale_in, np.int64)
     saved = np.zeros(8, np.int64)
     reason, side, age = K.stale_scan(
         view.ts,

@@ -34,7 +34,7 @@ import polars as pl
 from orderflow.core.enums import TradeKind
 from orderflow.core.instruments import Instrument
 from orderflow.core.io import SeqCursor
-from orderflow.core.schema import QC, validate
+from orderflow.core.schema import BOOK_DELTAS, QC, TRADES, Schema, validate
 from orderflow.core.time import NS_PER_MS, NS_PER_US
 from orderflow.filters.apply import (
     SNAPSHOT_RULES,
@@ -47,7 +47,17 @@ from orderflow.filters.apply import (
     apply_filters,
 )
 from orderflow.filters.config import RULES, FilterConfig
-from orderflow.filters.rules import _D_COLS, _T_COLS, RULE_FUNCTIONS, ChunkCarry, RuleMask, _index, build_view
+from orderflow.filters.rules import (
+    _D_COLS,
+    _T_COLS,
+    INDEX_D_COLS,
+    RULE_FUNCTIONS,
+    ChunkCarry,
+    RuleMask,
+    _index,
+    _sorted_cols,
+    build_view,
+)
 
 Batches = Callable[[str, "list[str] | None"], "Iterator[pl.DataFrame] | None"]
 """``open(table, columns)``: a fresh iterator over the partition's batches of ``table``
@@ -60,7 +70,7 @@ CHUNK_ROWS = 250_000
 _MAX = int(np.iinfo(np.int64).max)
 _T = TypeVar("_T")
 _EMPTY_SNAPSHOTS = pl.DataFrame(schema={"ts_event": pl.Int64, "ts_recv": pl.Int64, "seq": pl.Int64})
-_INDEX_T_COLS = ["seq", "ts_event", "size", "aggressor", "kind"]
+_INDEX_T_COLS = ("seq", "ts_event", "size", "aggressor", "kind")
 
 
 class _Whole(Exception):
@@ -148,32 +158,22 @@ class _Raised:
     error: BaseException
 
 
-def _frame(parts: list[pl.DataFrame | None], cols: tuple[str, ...]) -> pl.DataFrame:
+def _frame(parts: list[pl.DataFrame | None], schema: Schema, cols: tuple[str, ...]) -> pl.DataFrame:
+    """The non-empty ``parts`` end to end (no copy), or an empty frame of ``schema``'s ``cols``."""
     got = [p for p in parts if p is not None and p.height]
     if not got:
-        return pl.DataFrame(schema={c: _DTYPES[c] for c in cols})
+        return schema.empty().select(cols)
     return pl.concat(got) if len(got) > 1 else got[0]
 
 
-_DTYPES: dict[str, Any] = {
-    "ts_event": pl.Int64,
-    "seq": pl.Int64,
-    "side": pl.Int8,
-    "action": pl.UInt8,
-    "price": pl.Int64,
-    "size": pl.Int64,
-    "order_id": pl.UInt64,
-    "flags": pl.UInt8,
-    "aggressor": pl.Int8,
-    "kind": pl.UInt8,
-}
+def _row(bounds: np.ndarray, i: int, total: int) -> int:
+    """The first row of event ``i`` (``bounds`` = each event's first row), ``total`` past the last."""
+    return int(bounds[i]) if i < bounds.shape[0] else total
 
 
 def _event_ts(d: pl.DataFrame, t: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(event seqs, event times) of one chunk, as the event index defines them."""
-    dc = {c: np.ascontiguousarray(d[c].to_numpy()) for c in ("ts_event", "seq", "side")}
-    tc = {c: np.ascontiguousarray(t[c].to_numpy()) for c in _INDEX_T_COLS}
-    idx = _index(dc, tc)
+    idx = _index(_sorted_cols(d, INDEX_D_COLS), _sorted_cols(t, _INDEX_T_COLS))
     return idx[0], idx[3]
 
 
@@ -191,10 +191,10 @@ def _facts(open_: Batches, rows: int, need_median: bool) -> _Facts:
     decrease along seq."""
     f = _Facts()
     prev = None
-    cols = (["ts_event", "seq", "side"], _INDEX_T_COLS)
+    cols = (list(INDEX_D_COLS), list(_INDEX_T_COLS))
     for d, t, _, _ in _prefetched(_chunks(open_, rows, cols, False)):
-        d = _frame([d], ("ts_event", "seq", "side"))
-        t = _frame([t], tuple(_INDEX_T_COLS))
+        d = _frame([d], BOOK_DELTAS, INDEX_D_COLS)
+        t = _frame([t], TRADES, _INDEX_T_COLS)
         if f.first_trade_seq == _MAX and t.height:
             reg = t.filter(pl.col("kind") == TradeKind.REGULAR)
             if reg.height:
@@ -210,7 +210,7 @@ def _facts(open_: Batches, rows: int, need_median: bool) -> _Facts:
         seen = 0
         picked: dict[int, int] = {}
         for d, t, _, _ in _chunks(open_, rows, cols, False):
-            _, ts = _event_ts(_frame([d], ("ts_event", "seq", "side")), _frame([t], tuple(_INDEX_T_COLS)))
+            _, ts = _event_ts(_frame([d], BOOK_DELTAS, INDEX_D_COLS), _frame([t], TRADES, _INDEX_T_COLS))
             for r in (lo, hi):
                 if seen <= r < seen + ts.shape[0]:
                     picked[r] = int(ts[r - seen])
@@ -244,9 +244,8 @@ def _keep(m: RuleMask, view: Any, lo: int, hi: int) -> RuleMask | None:
     if m.index == "events":
         keep = (idx >= lo) & (idx < hi)
     elif m.index == "trades":
-        keep = (idx >= view.t_lo[lo] if lo < view.n else idx >= view.t_hi[-1]) & (
-            idx < (view.t_lo[hi] if hi < view.n else view.t_hi[-1] if view.n else 0)
-        )
+        total = int(view.t_hi[-1])  # every trade row belongs to an event of the view
+        keep = (idx >= _row(view.t_lo, lo, total)) & (idx < _row(view.t_lo, hi, total))
     else:
         raise ValueError(f"filters stream: rule {m.rule} flags '{m.index}' rows of the event view")
     if not keep.any():
@@ -288,8 +287,8 @@ def apply_filters_stream(
     d, t, s = whole("book_deltas"), whole("trades"), whole("book_snapshots")
     res = apply_filters(
         s if s is not None else _EMPTY_SNAPSHOTS,
-        d if d is not None else _frame([], _D_COLS),
-        t if t is not None else _frame([], _T_COLS),
+        d if d is not None else BOOK_DELTAS.empty(),
+        t if t is not None else TRADES.empty(),
         instrument=instrument,
         config=config,
         status=status,
@@ -319,8 +318,8 @@ def _stream(
     snap_carry: pl.DataFrame | None = None
     any_snapshots = any(r in SNAPSHOT_RULES for r in enabled)
     for d_new, t_new, s_new, last in _prefetched(_chunks(open_, rows, (None, None), any_snapshots)):
-        wd = _frame([tail_d, d_new], _D_COLS)
-        wt = _frame([tail_t, t_new], _T_COLS)
+        wd = _frame([tail_d, d_new], BOOK_DELTAS, _D_COLS)
+        wt = _frame([tail_t, t_new], TRADES, _T_COLS)
         view = build_view(_EMPTY_SNAPSHOTS, wd, wt, instrument, status)
         view = dataclasses.replace(view, first_trade_seq=facts.first_trade_seq)
         view.extra["session_ref"] = facts.session_ref
@@ -331,8 +330,7 @@ def _stream(
             settled = int(np.searchsorted(ts, ts[-1] - ahead, side="left"))
             start = int(np.searchsorted(ts, ts[settled] - back, side="left")) if settled < n else n
             tail_start = max(0, min(start, settled - lag))
-        d_b = view.d_lo if n else np.zeros(0, np.int64)
-        save_row = int(d_b[tail_start]) if tail_start < n else int(wd.height)
+        save_row = _row(view.d_lo, tail_start, wd.height)
         carry = ChunkCarry(tail_start, save_row, stale_in, flicker_in)
         view.extra["carry"] = carry
         chunk_parts: dict[str, list[_Part]] = {r: [] for r in enabled}
@@ -352,7 +350,7 @@ def _stream(
         volume += int(view.trade_vol[emit_from:settled].sum())
         stale_in, flicker_in = carry.stale_out, carry.flicker_out
         tail_d = wd[save_row:]
-        tail_t = wt[int(view.t_lo[tail_start]) if tail_start < n else wt.height :]
+        tail_t = wt[_row(view.t_lo, tail_start, wt.height) :]
         emit_from = settled - tail_start
     if n_events != facts.events:  # every event reported exactly once
         raise AssertionError(f"filters stream: {n_events} events reported, the partition has {facts.events}")
