@@ -270,6 +270,8 @@ class ChunkCarry:
     save_row: int
     stale_in: np.ndarray | None = None
     flicker_in: tuple[np.ndarray, ...] | None = None
+    """flicker's state per (side, price): side, price, level, run, last change, last time (the keys
+    changed since the last CLEAR or with a non-zero level)"""
     stale_out: np.ndarray | None = None
     flicker_out: tuple[np.ndarray, ...] | None = None
 
@@ -474,22 +476,18 @@ def _dense_keys(side: np.ndarray, price: np.ndarray, tick: int) -> tuple[np.ndar
     return keys, n_keys + 1
 
 
-FlickerState = tuple[np.ndarray, ...]
-"""Per-(side, price) flicker state carried between chunks: side, price, level, run, last change,
-last time (keys changed since the last CLEAR or with a non-zero level)."""
-
-
 def flicker_rows(
     d: dict[str, np.ndarray],
     tick: int,
     cfg: FlickerConfig,
-    state: FlickerState | None = None,
-    save_row: int = -1,
-    out: list[FlickerState] | None = None,
+    carry: ChunkCarry | None = None,
 ) -> np.ndarray:
     """Mask over the delta rows ``d`` (:func:`delta_columns`) of the rows in a flicker run. Needs no
-    event index (runs ahead). ``state`` carries the per-key state of rows before these (a chunk
-    boundary); the state just before row ``save_row`` is appended to ``out``."""
+    event index (runs ahead). With ``carry`` (a chunk of a streamed partition), the per-key state
+    starts from ``carry.flicker_in`` and the state just before row ``carry.save_row`` is saved to
+    ``carry.flicker_out``."""
+    state = None if carry is None else carry.flicker_in
+    save_row = -1 if carry is None else carry.save_row
     side, price = d["side"], d["price"]
     n = price.shape[0]
     if state is not None and state[0].shape[0]:  # the carried keys take ids in the same key space
@@ -525,27 +523,21 @@ def flicker_rows(
             saved,
         )
     )
-    if out is not None:
+    if carry is not None:
         live = np.flatnonzero((saved[4] != -1) | (saved[0] != 0) | (saved[1] != 0))
         rep_side = np.zeros(n_keys, np.int8)
         rep_price = np.zeros(n_keys, np.int64)
         rep_side[key] = side  # each key's own (side, price)
         rep_price[key] = price
-        out.append((rep_side[live], rep_price[live], *(saved[q, live] for q in range(4))))
+        carry.flicker_out = (rep_side[live], rep_price[live], *(saved[q, live] for q in range(4)))
     return mask
 
 
 def flicker(view: EventView, cfg: FlickerConfig) -> list[RuleMask]:
     """Events holding rows of an add/cancel flicker run (see :class:`FlickerConfig`)."""
     carry: ChunkCarry | None = view.extra.get("carry")
-    if carry is None:
-        rows = precomputed(
-            view, ("flicker", cfg), lambda: flicker_rows(view.d, view.instrument.tick_int, cfg)
-        )
-    else:
-        saved: list[FlickerState] = []
-        rows = flicker_rows(view.d, view.instrument.tick_int, cfg, carry.flicker_in, carry.save_row, saved)
-        carry.flicker_out = saved[0]
+    tick = view.instrument.tick_int
+    rows = precomputed(view, ("flicker", cfg), lambda: flicker_rows(view.d, tick, cfg, carry))
     # flagged rows are few: map them to their events (the last event starting at or before the row)
     n = view.n
     mask = np.zeros(n, np.bool_)
