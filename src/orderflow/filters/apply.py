@@ -378,13 +378,12 @@ def _snapshot_parts(
     batches: Iterator[pl.DataFrame],
     config: FilterConfig,
     carry: pl.DataFrame | None = None,
-    last: list[pl.DataFrame | None] | None = None,
 ) -> dict[str, list[_Part]]:
     """QC rows of the snapshot rules over consecutive snapshot batches. Each batch is judged with the
     previous batch's last row in front (what the row-to-row rules compare with) whose own verdicts
     are dropped: it was judged with its batch. ``low_info``'s odd-lot part reads no snapshots and
     runs once on the event view instead. ``carry`` is the row before the first batch (a stream of
-    chunks); the last row seen is appended to ``last``."""
+    chunks)."""
     cfgs: dict[str, Any] = {r: getattr(config, r) for r in SNAPSHOT_RULES if getattr(config, r).enabled}
     if "low_info" in cfgs:
         cfgs["low_info"] = cfgs["low_info"].model_copy(update={"round_lot": None})
@@ -414,8 +413,6 @@ def _snapshot_parts(
                 if m.mask.any():
                     out[rule] += _parts(bview, m)
         carry = batch[-1:]
-    if last is not None:
-        last.append(carry)
     return out
 
 

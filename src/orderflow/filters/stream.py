@@ -53,6 +53,7 @@ from orderflow.filters.rules import (
     INDEX_D_COLS,
     RULE_FUNCTIONS,
     ChunkCarry,
+    EventView,
     RuleMask,
     _index,
     _sorted_cols,
@@ -171,10 +172,14 @@ def _row(bounds: np.ndarray, i: int, total: int) -> int:
     return int(bounds[i]) if i < bounds.shape[0] else total
 
 
-def _event_ts(d: pl.DataFrame, t: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(event seqs, event times) of one chunk, as the event index defines them."""
-    idx = _index(_sorted_cols(d, INDEX_D_COLS), _sorted_cols(t, _INDEX_T_COLS))
-    return idx[0], idx[3]
+def _event_times(open_: Batches, rows: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+    """Chunk by chunk: the chunk's trades (index columns) and its event times, as the event index
+    defines them, reading only the columns the index needs."""
+    cols = (list(INDEX_D_COLS), list(_INDEX_T_COLS))
+    for d, t, _, _ in _prefetched(_chunks(open_, rows, cols, False)):
+        t = _frame([t], TRADES, _INDEX_T_COLS)
+        d = _frame([d], BOOK_DELTAS, INDEX_D_COLS)
+        yield t, _index(_sorted_cols(d, INDEX_D_COLS), _sorted_cols(t, _INDEX_T_COLS))[3]
 
 
 @dataclasses.dataclass
@@ -191,15 +196,11 @@ def _facts(open_: Batches, rows: int, need_median: bool) -> _Facts:
     decrease along seq."""
     f = _Facts()
     prev = None
-    cols = (list(INDEX_D_COLS), list(_INDEX_T_COLS))
-    for d, t, _, _ in _prefetched(_chunks(open_, rows, cols, False)):
-        d = _frame([d], BOOK_DELTAS, INDEX_D_COLS)
-        t = _frame([t], TRADES, _INDEX_T_COLS)
+    for t, ts in _event_times(open_, rows):
         if f.first_trade_seq == _MAX and t.height:
             reg = t.filter(pl.col("kind") == TradeKind.REGULAR)
             if reg.height:
                 f.first_trade_seq = int(reg["seq"][0])
-        _, ts = _event_ts(d, t)
         if ts.shape[0]:
             if (prev is not None and ts[0] < prev) or bool(np.any(ts[1:] < ts[:-1])):
                 raise _Whole("event times decrease along seq")
@@ -209,8 +210,7 @@ def _facts(open_: Batches, rows: int, need_median: bool) -> _Facts:
         lo, hi = (f.events - 1) // 2, f.events // 2
         seen = 0
         picked: dict[int, int] = {}
-        for d, t, _, _ in _chunks(open_, rows, cols, False):
-            _, ts = _event_ts(_frame([d], BOOK_DELTAS, INDEX_D_COLS), _frame([t], TRADES, _INDEX_T_COLS))
+        for _, ts in _event_times(open_, rows):
             for r in (lo, hi):
                 if seen <= r < seen + ts.shape[0]:
                     picked[r] = int(ts[r - seen])
@@ -238,7 +238,7 @@ def _spans(config: FilterConfig) -> tuple[int, int, int]:
     return ahead + 1, back + 1, lag + 1
 
 
-def _keep(m: RuleMask, view: Any, lo: int, hi: int) -> RuleMask | None:
+def _keep(m: RuleMask, view: EventView, lo: int, hi: int) -> RuleMask | None:
     """``m`` restricted to the events [lo, hi) of ``view`` (or their trade rows)."""
     idx = np.flatnonzero(m.mask)
     if m.index == "events":
@@ -340,9 +340,8 @@ def _stream(
                 if k is not None:
                     chunk_parts[rule] += _parts(view, k)
         if any_snapshots and s_new is not None and s_new.height:
-            got: list[pl.DataFrame | None] = []
-            snap = _snapshot_parts(view, iter([s_new]), config, snap_carry, got)
-            snap_carry = got[0]
+            snap = _snapshot_parts(view, iter([s_new]), config, snap_carry)
+            snap_carry = s_new[-1:]
             for rule, ps in snap.items():
                 chunk_parts[rule] = ps + chunk_parts[rule]
         parts += [p for rule in enabled for p in chunk_parts[rule]]
