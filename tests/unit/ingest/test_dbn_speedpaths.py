@@ -310,9 +310,11 @@ def test_scan_decode_with_too_small_outputs_still_counts(shared_data: Any) -> No
 # differencing
 
 
-def _random_books(rng: np.random.Generator, n: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+def _random_books(
+    rng: np.random.Generator, n: int, depth: int, clean: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Snapshots that mostly change a level or two, sometimes move, repeat, empty or duplicate
-    levels, or cross."""
+    levels (not when ``clean``), or cross."""
     px = np.empty((2 * depth, n), np.int64)
     sz = np.empty((2 * depth, n), np.int64)
     mid = 1000
@@ -331,7 +333,7 @@ def _random_books(rng: np.random.Generator, n: int, depth: int) -> tuple[np.ndar
             shift = int(rng.integers(-2, 3))
             bid, ask = bid + shift, ask + shift
             bsz, asz = np.roll(bsz, shift), np.roll(asz, -shift)
-        elif u < 0.85:  # duplicated or unordered prices
+        elif u < 0.85 and not clean:  # duplicated or unordered prices
             j = rng.integers(depth)
             bid = bid.copy()
             bid[j] = bid[rng.integers(depth)]
@@ -397,6 +399,38 @@ def test_diff_levels_matches_previous_implementation(depth: int) -> None:
         got = _diff_all(fn, a_px, a_sz, depth, flags, cap)
         for x, y in zip(got, ref, strict=True):
             assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("depth", [1, 3, 10, 17])
+def test_diff_levels_replays_to_the_snapshots(depth: int) -> None:
+    """Ground truth: applying the SET rows of each record to a book of price -> size per side gives
+    exactly the snapshot's visible levels (books with distinct prices per side, moving, crossing,
+    emptying levels)."""
+    rng = np.random.default_rng(100 + depth)
+    n = 400
+    px, sz = _random_books(rng, n, depth, clean=True)
+    flags = np.full(n, 128, np.uint8)
+    out, _, _, _ = _diff_all(K.diff_levels, px, sz, depth, flags, 4 * depth + 1)
+    seq, side, price, size = out[2], out[3], out[5], out[6]
+    assert set(np.unique(side).tolist()) <= {1, -1} and (out[4] == K.D_SET).all()
+    book: dict[int, dict[int, int]] = {1: {}, -1: {}}
+    r = 0
+    for i in range(n):
+        while r < seq.shape[0] and seq[r] == 100 + i:
+            lv = book[int(side[r])]
+            if size[r] == 0:
+                lv.pop(int(price[r]), None)
+            else:
+                lv[int(price[r])] = int(size[r])
+            r += 1
+        for sd, rows in ((1, slice(0, depth)), (-1, slice(depth, 2 * depth))):
+            want = {
+                int(p): int(q)
+                for p, q in zip(px[rows, i], sz[rows, i], strict=True)
+                if p != UNDEF_PRICE and q
+            }
+            assert book[sd] == want, (i, sd)
+    assert r == seq.shape[0]
 
 
 # ------------------------------------------------------------------------------------------------
