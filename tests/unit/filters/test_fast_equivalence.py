@@ -37,20 +37,6 @@ def _same(a, b) -> None:  # type: ignore[no-untyped-def]
     assert a.report == b.report
 
 
-@pytest.fixture(scope="module")
-def sim_day():  # type: ignore[no-untyped-def]
-    from orderflow.book.engine import reconstruct
-    from orderflow.ingest.simulator import ArtifactConfig, SimConfig, simulate_day
-
-    cfg = SimConfig(
-        seed=7,
-        events_per_day=30_000,
-        artifacts=ArtifactConfig(stale_quote=2e-3, crossed=2e-3, locked=2e-3, burst=2e-3, duplicate=5e-3),
-    )
-    day = simulate_day(cfg, "SIM0", "2024-01-02")
-    return day, reconstruct(day.deltas, depth=10)
-
-
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_sim_day_identical(sim_day, name: str, threads: int) -> None:  # type: ignore[no-untyped-def]

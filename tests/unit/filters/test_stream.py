@@ -30,17 +30,8 @@ def _opener(tables: dict[str, pl.DataFrame], rows: int):  # type: ignore[no-unty
 
 
 @pytest.fixture(scope="module")
-def sim():  # type: ignore[no-untyped-def]
-    from orderflow.book.engine import reconstruct
-    from orderflow.ingest.simulator import ArtifactConfig, SimConfig, simulate_day
-
-    cfg = SimConfig(
-        seed=7,
-        events_per_day=30_000,
-        artifacts=ArtifactConfig(stale_quote=2e-3, crossed=2e-3, locked=2e-3, burst=2e-3, duplicate=5e-3),
-    )
-    day = simulate_day(cfg, "SIM0", "2024-01-02")
-    snaps = reconstruct(day.deltas, depth=10)
+def sim(sim_day):  # type: ignore[no-untyped-def]
+    day, snaps = sim_day
     return day, {"book_deltas": day.deltas, "trades": day.trades, "book_snapshots": snaps}
 
 
