@@ -27,7 +27,7 @@ from orderflow.core.runtime import tune_allocator
 from orderflow.filters import FilterConfig, apply_filters
 from orderflow.filters.apply import default_threads
 from orderflow.filters.config import RULES
-from orderflow.filters.stream import CHUNK_ROWS, apply_filters_stream
+from orderflow.filters.stream import CHUNK_ROWS, apply_filters_stream, dataset_batches
 from orderflow.ingest.simulator import ArtifactConfig, SimConfig, simulate_day
 
 EVENTS = int(os.environ.get("ORDERFLOW_BENCH_FILTER_EVENTS", "1000000"))
@@ -88,9 +88,7 @@ def test_bench_filters(tmp_path: Path) -> None:
     for table, df in (("book_deltas", day.deltas), ("trades", day.trades), ("book_snapshots", snaps)):
         ds.write(table, df, "SIM0", "2024-01-02")
 
-    def batches(table: str, columns: list[str] | None):  # type: ignore[no-untyped-def]
-        return ds.iter_batches(table, "SIM0", "2024-01-02", 250_000, columns=columns)
-
+    batches = dataset_batches(ds, "SIM0", "2024-01-02")
     streamed = apply_filters_stream(batches, instrument=day.instrument, config=fc)
     assert streamed.report.pop("streamed") and streamed.qc.equals(res.qc) and streamed.report == res.report
     w, c = _best(lambda: apply_filters_stream(batches, instrument=day.instrument, config=fc), repeat=3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +47,6 @@ def _select(ds: Any, instrument: str | None, date: str | None) -> list[tuple[str
     return parts
 
 
-SNAPSHOT_BATCH_ROWS = 250_000
-
-
 def filter_partition(
     src: Any, dst: Any, instrument: str, date: str, cfg: Any, depth: int = 10
 ) -> dict[str, Any]:
@@ -60,7 +56,7 @@ def filter_partition(
     from orderflow.book.engine import reconstruct
     from orderflow.core.schema import TRADES
     from orderflow.filters import RULES, apply_filters
-    from orderflow.filters.stream import apply_filters_stream
+    from orderflow.filters.stream import apply_filters_stream, dataset_batches
 
     t0 = time.perf_counter()
     status = src.read("status", instrument, date) if src.has("status", instrument, date) else None
@@ -74,13 +70,8 @@ def filter_partition(
         t1 = time.perf_counter()
         res = apply_filters(snaps, deltas, trades, instrument=inst, config=cfg, status=status)
     else:  # streamed in chunks: memory holds a chunk of the day, not the day
-
-        def batches(table: str, columns: list[str] | None) -> Iterator[pl.DataFrame] | None:
-            if not src.has(table, instrument, date):
-                return None
-            return src.iter_batches(table, instrument, date, SNAPSHOT_BATCH_ROWS, columns=columns)
-
         t1 = time.perf_counter()
+        batches = dataset_batches(src, instrument, date)
         res = apply_filters_stream(batches, instrument=inst, config=cfg, status=status)
     t2 = time.perf_counter()
     qc = res.qc

@@ -33,7 +33,7 @@ import polars as pl
 
 from orderflow.core.enums import TradeKind
 from orderflow.core.instruments import Instrument
-from orderflow.core.io import SeqCursor
+from orderflow.core.io import Dataset, SeqCursor
 from orderflow.core.schema import BOOK_DELTAS, QC, TRADES, Schema, validate
 from orderflow.core.time import NS_PER_MS, NS_PER_US
 from orderflow.filters.apply import (
@@ -64,6 +64,9 @@ Batches = Callable[[str, "list[str] | None"], "Iterator[pl.DataFrame] | None"]
 """``open(table, columns)``: a fresh iterator over the partition's batches of ``table``
 ("book_deltas", "trades" or "book_snapshots") in ``seq`` order, only ``columns`` when given; None
 when the partition has no such table."""
+
+BATCH_ROWS = 250_000
+"""Rows per Parquet batch read by :func:`dataset_batches`."""
 
 CHUNK_ROWS = 250_000
 """Delta rows per chunk (about 150,000 events of a typical feed)."""
@@ -258,6 +261,21 @@ def _keep(m: RuleMask, view: EventView, lo: int, hi: int) -> RuleMask | None:
     return dataclasses.replace(m, mask=mask, detail=detail)
 
 
+def dataset_batches(
+    ds: Dataset, instrument: str, date: str, *, book: Dataset | None = None, rows: int = BATCH_ROWS
+) -> Batches:
+    """:data:`Batches` of one partition of canonical datasets: ``book_snapshots`` from ``book``
+    (default ``ds``, e.g. the pipeline's book stage), the other tables from ``ds``."""
+
+    def open_(table: str, columns: list[str] | None) -> Iterator[pl.DataFrame] | None:
+        src = book if table == "book_snapshots" and book is not None else ds
+        if not src.has(table, instrument, date):
+            return None
+        return src.iter_batches(table, instrument, date, rows, columns=columns)
+
+    return open_
+
+
 def apply_filters_stream(
     open_: Batches,
     *,
@@ -358,4 +376,4 @@ def _stream(
     return FilterResult(qc=qc, report=_report(n_events, volume, joined, config))
 
 
-__all__ = ["CHUNK_ROWS", "Batches", "apply_filters_stream"]
+__all__ = ["BATCH_ROWS", "CHUNK_ROWS", "Batches", "apply_filters_stream", "dataset_batches"]

@@ -244,31 +244,20 @@ def task_book(stage_dir: str, ingest_dir: str, cfg_json: str, part: Partition) -
     )
 
 
-FILTER_BATCH_ROWS = 250_000
-"""Book rows per batch in the pipeline's filter stage."""
-
-
 def task_filters(
     stage_dir: str, ingest_dir: str, book_dir: str, cfg_json: str, part: Partition, instrument: dict[str, Any]
 ) -> dict[str, Any]:
     sd = Path(stage_dir)
     if (s := _done(sd, part)) is not None:
         return s
-    from orderflow.filters.stream import apply_filters_stream
+    from orderflow.filters.stream import apply_filters_stream, dataset_batches
 
     cfg = PipelineConfig.model_validate_json(cfg_json)
     src, bk = Dataset(ingest_dir), Dataset(book_dir)
     i, d = part.instrument, part.date
-
-    def batches(table: str, columns: list[str] | None) -> Iterator[pl.DataFrame] | None:
-        ds = bk if table == "book_snapshots" else src
-        return (
-            ds.iter_batches(table, i, d, FILTER_BATCH_ROWS, columns=columns) if ds.has(table, i, d) else None
-        )
-
     # the partition streams in chunks: memory holds a chunk of the day, not the day
     res = apply_filters_stream(
-        batches,
+        dataset_batches(src, i, d, book=bk),
         instrument=Instrument(**instrument),
         config=cfg.filter_config(),
         status=src.read("status", i, d) if src.has("status", i, d) else None,
